@@ -1,0 +1,12 @@
+use thiserror::Error;
+
+/// Failures while setting up observability; all of them happen at start-up.
+#[derive(Debug, Error)]
+pub enum TelemetryError {
+    /// `RUST_LOG` (or the default directive) is not a valid filter.
+    #[error("invalid log filter in RUST_LOG: {0}")]
+    InvalidFilter(String),
+    /// A global `tracing` subscriber was already installed in this process.
+    #[error("a global tracing subscriber is already installed: {0}")]
+    AlreadyInitialized(String),
+}
