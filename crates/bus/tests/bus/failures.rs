@@ -1,0 +1,283 @@
+use std::{
+    collections::{HashMap, HashSet},
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use async_trait::async_trait;
+use rdkafka::Message as _;
+use tributary_bus::{
+    Handler, HandlerError, Received,
+    consumer::{dlq_topic, retry_topic},
+    headers::MessageHeaders,
+};
+use tributary_contracts::frame;
+use tributary_testkit::{unique_name, wait_until};
+use uuid::Uuid;
+
+use tracing::Instrument as _;
+
+use crate::helpers::{
+    Recorder, TestApp, current_trace_id, header, read_topic, user, wait_assigned,
+};
+
+/// Undecodable messages go to the DLQ with their reason, byte for byte, and
+/// the messages behind them on the same partition keep flowing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn poison_messages_go_to_the_dlq_while_later_messages_flow() {
+    let app = TestApp::start().await;
+    let topic = app.topic(1).await;
+    let group = unique_name("tributary.poison");
+    let handled = Arc::new(Recorder::default());
+    let member = app.spawn_group(&group, &[&topic], handled.clone());
+    wait_assigned(&[&member], &topic, 1).await;
+
+    let producer = app.raw_producer().await;
+    let valid = app.codec.encode(&user(0)).await.expect("encode");
+    let schema_id = u32::from_be_bytes([valid[1], valid[2], valid[3], valid[4]]);
+    let poison: Vec<(&str, Vec<u8>)> = vec![
+        ("too_short", vec![0, 0, 1]),
+        ("wrong_magic_byte", [&[7u8][..], &valid[1..]].concat()),
+        ("unknown_schema_id", frame(424_242, &valid[5..])),
+        ("decode", frame(schema_id, &[0xff, 0xff, 0xff, 0xff, 0x01])),
+    ];
+    let original_headers: MessageHeaders = [("origin", "test")].into_iter().collect();
+    for (reason, payload) in &poison {
+        producer
+            .send_raw(&topic, Some(reason.as_bytes()), payload, &original_headers)
+            .await
+            .expect("produce poison");
+    }
+    let after = user(1);
+    app.produce_event(&producer, &topic, &after).await;
+
+    wait_until(
+        Duration::from_secs(30),
+        "the valid event behind the poison",
+        || async { handled.distinct() == 1 },
+    )
+    .await;
+    assert!(handled.counts().contains_key(&after.envelope.event_id));
+
+    let dlq = read_topic(
+        app.broker.bootstrap_servers(),
+        &dlq_topic(&topic, &group),
+        poison.len(),
+    )
+    .await;
+    for (offset, ((reason, payload), message)) in poison.iter().zip(&dlq).enumerate() {
+        assert_eq!(
+            header(message, "tributary.error.reason").as_deref(),
+            Some(*reason)
+        );
+        assert!(header(message, "tributary.error").is_some_and(|e| !e.is_empty()));
+        assert_eq!(header(message, "tributary.attempt").as_deref(), Some("1"));
+        assert_eq!(
+            header(message, "tributary.source.topic"),
+            Some(topic.clone())
+        );
+        assert_eq!(
+            header(message, "tributary.source.partition").as_deref(),
+            Some("0")
+        );
+        assert_eq!(
+            header(message, "tributary.source.offset"),
+            Some(offset.to_string())
+        );
+        assert_eq!(
+            header(message, "origin").as_deref(),
+            Some("test"),
+            "original headers kept"
+        );
+        assert_eq!(
+            message.payload(),
+            Some(payload.as_slice()),
+            "original bytes kept"
+        );
+        assert_eq!(message.key(), Some(reason.as_bytes()), "original key kept");
+    }
+    let summary = member.stop().await;
+    assert_eq!(summary.dead_lettered, 4);
+    assert_eq!(summary.handled, 5);
+    let metrics = app.metrics.render();
+    assert!(
+        metrics.contains(&format!(
+            r#"tributary_dlq_events_total{{topic="{topic}",group="{group}",reason="wrong_magic_byte"}} 1"#
+        )),
+        "{metrics}"
+    );
+}
+
+/// Fails events according to a script keyed by event id.
+#[derive(Default)]
+struct Scripted {
+    always_retryable: HashSet<Uuid>,
+    retryable_once: HashSet<Uuid>,
+    permanent: HashSet<Uuid>,
+    attempts: Mutex<HashMap<Uuid, Vec<u32>>>,
+    trace_ids: Mutex<HashMap<Uuid, Vec<Option<String>>>>,
+    succeeded: Mutex<Vec<Received>>,
+}
+
+#[async_trait]
+impl Handler for Scripted {
+    async fn handle(&self, received: Received) -> Result<(), HandlerError> {
+        let id = received.event.envelope().event_id;
+        self.attempts
+            .lock()
+            .expect("lock")
+            .entry(id)
+            .or_default()
+            .push(received.attempt);
+        self.trace_ids
+            .lock()
+            .expect("lock")
+            .entry(id)
+            .or_default()
+            .push(current_trace_id());
+        if self.permanent.contains(&id) {
+            return Err(HandlerError::permanent("rejected by a business rule"));
+        }
+        if self.always_retryable.contains(&id)
+            || (self.retryable_once.contains(&id) && received.attempt == 1)
+        {
+            return Err(HandlerError::retryable("dependency unavailable"));
+        }
+        self.succeeded.lock().expect("lock").push(received);
+        Ok(())
+    }
+}
+
+/// Retryable failures go through the retry topic with backoff: one that
+/// succeeds on its second attempt completes there; one that keeps failing
+/// lands in the DLQ after `max_attempts` (3); a permanent failure goes to the
+/// DLQ at once. A healthy event behind them is not held up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retryable_failures_retry_with_backoff_then_dead_letter() {
+    let app = TestApp::start().await;
+    let topic = app.topic(1).await;
+    let group = unique_name("tributary.retry");
+    let (flaky, broken, rejected, healthy) = (user(1), user(2), user(3), user(4));
+    let id = |e: &tributary_contracts::events::UserRegistered| e.envelope.event_id;
+    let handler = Arc::new(Scripted {
+        retryable_once: [id(&flaky)].into(),
+        always_retryable: [id(&broken)].into(),
+        permanent: [id(&rejected)].into(),
+        ..Scripted::default()
+    });
+    let member = app.spawn_group(&group, &[&topic], handler.clone());
+    wait_assigned(&[&member], &topic, 1).await;
+
+    let producer = app.raw_producer().await;
+    let request = tracing::info_span!("test request");
+    let request_trace = request
+        .in_scope(current_trace_id)
+        .expect("the test span has a trace id");
+    for event in [&flaky, &broken, &rejected, &healthy] {
+        app.produce_event(&producer, &topic, event)
+            .instrument(request.clone())
+            .await;
+    }
+
+    let succeeded = |wanted: Uuid| {
+        let handler = handler.clone();
+        move || {
+            let handler = handler.clone();
+            async move {
+                handler
+                    .succeeded
+                    .lock()
+                    .expect("lock")
+                    .iter()
+                    .any(|r| r.event.envelope().event_id == wanted)
+            }
+        }
+    };
+    wait_until(
+        Duration::from_secs(30),
+        "the healthy event",
+        succeeded(id(&healthy)),
+    )
+    .await;
+    wait_until(
+        Duration::from_secs(30),
+        "the flaky event to succeed on retry",
+        succeeded(id(&flaky)),
+    )
+    .await;
+
+    let dlq = read_topic(
+        app.broker.bootstrap_servers(),
+        &dlq_topic(&topic, &group),
+        2,
+    )
+    .await;
+    let by_reason: HashMap<String, &rdkafka::message::OwnedMessage> = dlq
+        .iter()
+        .map(|m| (header(m, "tributary.error.reason").expect("reason"), m))
+        .collect();
+    let exhausted = by_reason
+        .get("retries_exhausted")
+        .expect("the broken event dead-lettered");
+    assert_eq!(header(exhausted, "ce_id"), Some(id(&broken).to_string()));
+    assert_eq!(header(exhausted, "tributary.attempt").as_deref(), Some("3"));
+    assert_eq!(
+        header(exhausted, "tributary.source.topic"),
+        Some(topic.clone())
+    );
+    assert_eq!(
+        header(exhausted, "tributary.source.offset").as_deref(),
+        Some("1")
+    );
+    assert!(
+        header(exhausted, "tributary.error").is_some_and(|e| e.contains("dependency unavailable"))
+    );
+    let permanent = by_reason
+        .get("handler_permanent")
+        .expect("the rejected event dead-lettered");
+    assert_eq!(header(permanent, "ce_id"), Some(id(&rejected).to_string()));
+    assert_eq!(header(permanent, "tributary.attempt").as_deref(), Some("1"));
+
+    let attempts = handler.attempts.lock().expect("lock").clone();
+    assert_eq!(attempts[&id(&flaky)], vec![1, 2]);
+    assert_eq!(attempts[&id(&broken)], vec![1, 2, 3]);
+    assert_eq!(attempts[&id(&rejected)], vec![1]);
+    // Every attempt, retries included, continues the producer's trace.
+    let trace_ids = handler.trace_ids.lock().expect("lock").clone();
+    for event in [&flaky, &broken, &healthy] {
+        for trace_id in &trace_ids[&id(event)] {
+            assert_eq!(trace_id.as_deref(), Some(request_trace.as_str()));
+        }
+    }
+    let retried = handler
+        .succeeded
+        .lock()
+        .expect("lock")
+        .iter()
+        .find(|r| r.event.envelope().event_id == id(&flaky))
+        .cloned()
+        .expect("flaky succeeded");
+    assert_eq!(retried.topic, topic, "retries report the source topic");
+    assert_eq!(retried.offset, 0, "retries report the source offset");
+
+    let retries = read_topic(
+        app.broker.bootstrap_servers(),
+        &retry_topic(&topic, &group),
+        3,
+    )
+    .await;
+    for message in &retries {
+        let not_before: i64 = header(message, "tributary.retry.not_before")
+            .expect("not_before")
+            .parse()
+            .expect("unix ms");
+        let written = message.timestamp().to_millis().expect("timestamp");
+        assert!(
+            not_before >= written + 150,
+            "backoff applied: {not_before} vs {written}"
+        );
+    }
+    let summary = member.stop().await;
+    assert_eq!(summary.retried, 3, "flaky once, broken twice");
+    assert_eq!(summary.dead_lettered, 2);
+}
