@@ -1,0 +1,135 @@
+//! The [`ViewStore`] trait and the constructor that picks a backend.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use uuid::Uuid;
+
+use crate::config::{Backend, ViewsConfig};
+use crate::digest::TableDigest;
+use crate::error::ViewError;
+use crate::model::{ClusteringOrder, Namespace, Row, RowKey, TableDef};
+use crate::transaction::{ConsumedPosition, OutboxEntry, Outcome, Transaction};
+
+/// A service's materialized view: its tables, its processed-event records, its
+/// transactional outbox and its consumer positions.
+///
+/// Every replica of a service opens the same store (one SQLite file, or one
+/// ScyllaDB keyspace), so any replica can answer any query, and decisions that
+/// race between replicas are settled by [`Expect`](crate::Expect) conditions.
+///
+/// Implementations never block the async runtime and hold no lock across an
+/// `.await`. If a call's future is dropped mid-way, the backend may still
+/// finish the work: treat the outcome as unknown and let at-least-once
+/// redelivery plus the processed-event record sort it out.
+#[async_trait]
+pub trait ViewStore: Send + Sync + std::fmt::Debug + 'static {
+    /// Human-readable location for logs ("sqlite /data/views/orders.sqlite").
+    fn describe(&self) -> &str;
+
+    /// Which copy of the service's store this is.
+    fn namespace(&self) -> &Namespace;
+
+    /// The tables declared when the store was opened.
+    fn tables(&self) -> &[TableDef];
+
+    /// Applies a transaction: checks the event id and every expectation, then
+    /// writes rows, outbox messages, the position and the event id.
+    async fn apply(&self, tx: Transaction) -> Result<Outcome, ViewError>;
+
+    /// One row, or `None`.
+    async fn get(
+        &self,
+        table: &str,
+        partition: &str,
+        clustering: &str,
+    ) -> Result<Option<Row>, ViewError>;
+
+    /// Up to `limit` rows of one partition in clustering order.
+    async fn partition(
+        &self,
+        table: &str,
+        partition: &str,
+        order: ClusteringOrder,
+        limit: usize,
+    ) -> Result<Vec<Row>, ViewError>;
+
+    /// Pages over a whole table: up to `limit` rows strictly after `after` in
+    /// the backend's stable key order (SQLite: partition then clustering;
+    /// ScyllaDB: partition token then clustering). Pass the last row's key to
+    /// get the next page; an empty page means the end. Rows written while
+    /// paging may or may not be seen; each existing row is returned once.
+    async fn scan(
+        &self,
+        table: &str,
+        after: Option<&RowKey>,
+        limit: usize,
+    ) -> Result<Vec<Row>, ViewError>;
+
+    /// Whether `event_id` was recorded by an applied transaction.
+    async fn was_processed(&self, event_id: Uuid) -> Result<bool, ViewError>;
+
+    /// Up to `limit` unacknowledged outbox messages, lowest `seq` first.
+    async fn outbox_pending(&self, limit: usize) -> Result<Vec<OutboxEntry>, ViewError>;
+
+    /// Removes delivered messages. Unknown sequence numbers are ignored, so an
+    /// ack may be repeated.
+    async fn outbox_ack(&self, seqs: &[i64]) -> Result<(), ViewError>;
+
+    /// The recorded positions of `group`, ordered by topic and partition.
+    async fn positions(&self, group: &str) -> Result<Vec<ConsumedPosition>, ViewError>;
+
+    /// Content digest of a table, independent of insertion order.
+    async fn digest(&self, table: &str) -> Result<TableDigest, ViewError>;
+}
+
+/// Opens the live store of `service` with the backend chosen by `config`,
+/// creating or upgrading its schema and the declared tables.
+pub async fn open_store(
+    config: &ViewsConfig,
+    service: &str,
+    tables: &[TableDef],
+) -> Result<Arc<dyn ViewStore>, ViewError> {
+    open_store_in(config, service, &Namespace::Live, tables).await
+}
+
+/// Like [`open_store`], for a chosen [`Namespace`] (shadow copies for rebuilds).
+pub async fn open_store_in(
+    config: &ViewsConfig,
+    service: &str,
+    namespace: &Namespace,
+    tables: &[TableDef],
+) -> Result<Arc<dyn ViewStore>, ViewError> {
+    match config.backend {
+        Backend::Embedded => {
+            let store = crate::embedded::EmbeddedStore::open(
+                &config.data_dir,
+                &config.embedded,
+                service,
+                namespace,
+                tables,
+            )
+            .await?;
+            Ok(Arc::new(store))
+        }
+        Backend::Scylla => {
+            let store =
+                crate::scylla::ScyllaStore::open(&config.scylla, service, namespace, tables)
+                    .await?;
+            Ok(Arc::new(store))
+        }
+    }
+}
+
+/// Finds a declared table or reports it unknown.
+pub(crate) fn find_table<'a>(
+    tables: &'a [TableDef],
+    name: &str,
+) -> Result<&'a TableDef, ViewError> {
+    tables
+        .iter()
+        .find(|t| t.name == name)
+        .ok_or_else(|| ViewError::UnknownTable {
+            table: name.to_owned(),
+        })
+}
