@@ -190,6 +190,23 @@ fn emit_event_impl(out: &mut String, event: &EventRecord) {
     emit!(out, "        &SCHEMA");
     emit!(out, "    }}");
     emit!(out);
+    emit!(
+        out,
+        "    fn wire_schema() -> &'static ::serde_avro_fast::Schema {{"
+    );
+    emit!(
+        out,
+        "        static SCHEMA: ::std::sync::LazyLock<::serde_avro_fast::Schema> = ::std::sync::LazyLock::new(|| {{"
+    );
+    emit!(
+        out,
+        "            crate::support::parse_wire_schema(<{name} as crate::Event>::SCHEMA_JSON, {:?})",
+        record.full_name
+    );
+    emit!(out, "        }});");
+    emit!(out, "        &SCHEMA");
+    emit!(out, "    }}");
+    emit!(out);
     emit!(out, "    fn key(&self) -> ::std::borrow::Cow<'_, str> {{");
     if event.key_is_uuid {
         emit!(

@@ -22,8 +22,12 @@ pub trait Event:
     /// The schema text exactly as it stands in `schemas/`.
     const SCHEMA_JSON: &'static str;
 
-    /// The parsed schema, parsed once per process.
+    /// The parsed schema, parsed once per process: for compatibility checks,
+    /// the registry and decoding bytes written with another schema version.
     fn schema() -> &'static Schema;
+    /// The same schema compiled for `serde_avro_fast`, which encodes and
+    /// decodes our own schema's bytes without an intermediate Avro value.
+    fn wire_schema() -> &'static serde_avro_fast::Schema;
     /// The partition key: the aggregate this event belongs to, as text.
     ///
     /// A `Cow` because most keys are uuid fields (stored as `Uuid`, rendered

@@ -17,3 +17,18 @@ pub(crate) fn parse_generated_schema(json: &str, full_name: &str) -> Schema {
         ),
     }
 }
+
+/// Parses the same embedded schema for `serde_avro_fast`, the encoder and
+/// decoder of the hot path (see [`crate::encode_body`]).
+///
+/// # Panics
+/// Under the same build invariant as [`parse_generated_schema`]; the
+/// `wire_schemas_parse_and_agree_with_apache_avro` test covers every schema.
+pub(crate) fn parse_wire_schema(json: &str, full_name: &str) -> serde_avro_fast::Schema {
+    match json.parse() {
+        Ok(schema) => schema,
+        Err(error) => panic!(
+            "build invariant broken: the embedded schema of `{full_name}` does not parse for the wire codec: {error}"
+        ),
+    }
+}

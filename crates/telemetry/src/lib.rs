@@ -12,6 +12,7 @@
 mod error;
 mod internal_event;
 mod metrics;
+mod printed_spans;
 mod propagation;
 mod setup;
 

@@ -3,13 +3,18 @@
 use std::sync::OnceLock;
 
 use opentelemetry::trace::TracerProvider as _;
-use opentelemetry_sdk::{Resource, propagation::TraceContextPropagator, trace::SdkTracerProvider};
+use opentelemetry_sdk::{Resource, propagation::TraceContextPropagator, trace::{SdkTracer, SdkTracerProvider}};
 use tracing::{Level, Metadata};
 use tracing_subscriber::{
-    Layer, filter::Targets, layer::SubscriberExt, registry::LookupSpan, util::SubscriberInitExt,
+    Layer,
+    filter::Targets,
+    fmt::format::{DefaultFields, JsonFields},
+    layer::SubscriberExt,
+    registry::LookupSpan,
+    util::SubscriberInitExt,
 };
 
-use crate::TelemetryError;
+use crate::{TelemetryError, printed_spans::PrintedSpansOnly};
 
 /// Keeps the OpenTelemetry tracer provider alive; dropping it flushes and
 /// shuts the provider down. Hold it in `main` until the process exits.
@@ -28,7 +33,8 @@ impl Drop for TracingGuard {
 
 /// Installs the global `tracing` subscriber for a process named `service`.
 ///
-/// - Log output goes to stdout, as JSON lines when `json` is set (for
+/// - Log output goes to stderr, so a command's own output on stdout (tables,
+///   `--json` documents) stays clean; as JSON lines when `json` is set (for
 ///   collectors) or as human-readable text otherwise, filtered by `RUST_LOG`
 ///   (default `info`; `target=level` directives separated by commas, e.g.
 ///   `info,librdkafka=warn`).
@@ -52,15 +58,17 @@ pub fn init_tracing(service: &str, json: bool) -> Result<TracingGuard, Telemetry
                 .build(),
         )
         .build();
-    let otel = tracing_opentelemetry::layer().with_tracer(provider.tracer("tributary"));
+    let otel = otel_layer(provider.tracer("tributary"));
     let fmt = if json {
-        tracing_subscriber::fmt::layer()
+        let layer = tracing_subscriber::fmt::layer()
             .json()
             .with_current_span(true)
             .with_span_list(false)
-            .boxed()
+            .with_writer(std::io::stderr);
+        PrintedSpansOnly::<_, JsonFields>::new(layer, targets.clone(), "{}").boxed()
     } else {
-        tracing_subscriber::fmt::layer().boxed()
+        let layer = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+        PrintedSpansOnly::<_, DefaultFields>::new(layer, targets.clone(), "").boxed()
     };
     tracing_subscriber::registry()
         .with(global_filter(targets))
@@ -84,8 +92,12 @@ pub fn init_test_tracing() {
     PROVIDER.get_or_init(|| {
         let provider = SdkTracerProvider::builder().build();
         let targets = log_targets("off").unwrap_or_else(|_| Targets::new());
-        let otel = tracing_opentelemetry::layer().with_tracer(provider.tracer("tributary-test"));
-        let fmt = tracing_subscriber::fmt::layer().with_test_writer();
+        let otel = otel_layer(provider.tracer("tributary-test"));
+        let fmt = PrintedSpansOnly::<_, DefaultFields>::new(
+            tracing_subscriber::fmt::layer().with_test_writer(),
+            targets.clone(),
+            "",
+        );
         let _ = tracing_subscriber::registry()
             .with(global_filter(targets))
             .with(otel)
@@ -93,6 +105,21 @@ pub fn init_test_tracing() {
             .try_init();
         provider
     });
+}
+
+/// The OpenTelemetry layer, without the per-span extras that cost time on
+/// every message and that no dashboard here reads: busy/idle timings (two
+/// clock reads per poll of an instrumented future), thread ids and source
+/// locations. Span names, attributes, ids and parents stay.
+fn otel_layer<S>(tracer: SdkTracer) -> tracing_opentelemetry::OpenTelemetryLayer<S, SdkTracer>
+where
+    S: tracing::Subscriber + for<'a> LookupSpan<'a>,
+{
+    tracing_opentelemetry::layer()
+        .with_tracer(tracer)
+        .with_tracked_inactivity(false)
+        .with_threads(false)
+        .with_location(false)
 }
 
 /// `RUST_LOG` parsed as `target=level` directives, or `default` when unset.

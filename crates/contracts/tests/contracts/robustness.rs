@@ -85,6 +85,9 @@ fn encoding_against_the_wrong_schema_is_an_encode_error() {
         fn schema() -> &'static apache_avro::Schema {
             tributary_contracts::events::OrderPlaced::schema()
         }
+        fn wire_schema() -> &'static serde_avro_fast::Schema {
+            tributary_contracts::events::OrderPlaced::wire_schema()
+        }
         fn key(&self) -> std::borrow::Cow<'_, str> {
             "k".into()
         }
