@@ -21,6 +21,15 @@ pub struct ChildSpec {
     pub env: Vec<(String, String)>,
     /// Where the child's stdout and stderr go.
     pub log_file: PathBuf,
+    /// The shortest wait before restarting this child after it died, whatever
+    /// the backoff says. Consumer-group members wait out the group's session
+    /// timeout: then the broker has already dropped the dead member when the
+    /// new one joins. On tansu 0.6, a member that joins while its killed
+    /// predecessor still counts as alive can be left without partitions for
+    /// good (the group settles without rebalancing); on Kafka nothing is
+    /// lost, because the dead member's partitions move only after the
+    /// session timeout anyway.
+    pub min_restart_delay: Duration,
 }
 
 /// Restart policy: the delay doubles after each crash up to `max_backoff`,
@@ -134,8 +143,9 @@ async fn supervise(
                 if started.elapsed() >= policy.stable_after {
                     backoff = policy.initial_backoff;
                 }
-                tracing::warn!(child = %spec.name, %status, restart_in = ?backoff, "child exited; restarting");
-                if wait_or_cancel(backoff, &shutdown).await {
+                let delay = backoff.max(spec.min_restart_delay);
+                tracing::warn!(child = %spec.name, %status, restart_in = ?delay, "child exited; restarting");
+                if wait_or_cancel(delay, &shutdown).await {
                     return;
                 }
                 backoff = (backoff * 2).min(policy.max_backoff);

@@ -10,7 +10,6 @@ use tributary::load::{self, Observer};
 use crate::platform::{Platform, Start};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "on tansu 0.6 a SIGKILLed member's replacement is sometimes assigned no partitions for over 60 s (the dead member keeps them); tracked in the issue 3 note"]
 async fn killing_services_mid_run_delays_but_never_loses_a_saga() {
     let platform = Platform::start(Start::default()).await;
     let (observer, mut progress) = Observer::new();

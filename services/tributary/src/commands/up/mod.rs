@@ -51,6 +51,10 @@ pub struct UpArgs {
     pub duration: Duration,
 }
 
+/// Added to the consumers' session timeout before a crashed consumer is
+/// restarted, so the broker has surely expired the dead member.
+const CONSUMER_RESTART_MARGIN: Duration = Duration::from_secs(2);
+
 pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     let platform: PlatformConfig = config::load(args.config.as_deref())?;
     let mut config = platform.up;
@@ -86,6 +90,8 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
         registry_url: &registry_url,
         data_dir: &config.data_dir,
         logs: &logs,
+        consumer_restart_delay: platform.service.bus.consumer.session_timeout
+            + CONSUMER_RESTART_MARGIN,
     };
 
     let mut supervisor =

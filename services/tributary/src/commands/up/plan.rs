@@ -4,7 +4,9 @@
 //! layered over the user's configuration file, so a child reads exactly what
 //! the supervisor decided and nothing needs to be written to disk.
 
-use std::{collections::BTreeMap, ffi::OsString, net::SocketAddr, path::Path, str::FromStr};
+use std::{
+    collections::BTreeMap, ffi::OsString, net::SocketAddr, path::Path, str::FromStr, time::Duration,
+};
 
 use crate::{
     commands::run::Service,
@@ -106,6 +108,10 @@ pub struct Shared<'a> {
     pub registry_url: &'a str,
     pub data_dir: &'a Path,
     pub logs: &'a Path,
+    /// How long a consumer-group member waits before it is restarted: the
+    /// consumers' session timeout plus a margin (see
+    /// [`ChildSpec::min_restart_delay`]).
+    pub consumer_restart_delay: Duration,
 }
 
 /// The child process for one instance.
@@ -160,6 +166,13 @@ pub fn child_spec(instance: &Instance, all: &[Instance], shared: &Shared<'_>) ->
         args,
         env,
         log_file: shared.logs.join(format!("{}.log", instance.name())),
+        // The gateway only serves HTTP; every other service is a member of
+        // a consumer group.
+        min_restart_delay: if instance.service == Service::Gateway {
+            Duration::ZERO
+        } else {
+            shared.consumer_restart_delay
+        },
     }
 }
 
@@ -179,6 +192,8 @@ pub fn registry_spec(shared: &Shared<'_>, listen: SocketAddr) -> ChildSpec {
             var("REGISTRY__LISTEN", listen.to_string()),
         ],
         log_file: shared.logs.join("registry.log"),
+        // The registry reads its topic without a consumer group.
+        min_restart_delay: Duration::ZERO,
     }
 }
 
