@@ -44,4 +44,7 @@ pub enum AmqpError {
     /// The bridge is stopping.
     #[error("stopping")]
     Stopped,
+    /// No answer from RabbitMQ in time.
+    #[error("rabbitmq did not answer within {0:?}")]
+    TimedOut(std::time::Duration),
 }

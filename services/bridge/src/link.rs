@@ -22,6 +22,19 @@ const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
 /// Pending failure reports; more are redundant (one reconnect serves all).
 const BROKEN_REPORTS: usize = 16;
 
+/// Opens and closes one connection to `url`: whether RabbitMQ is there and
+/// takes these credentials. `tributary up` asks before it starts the bridge.
+pub async fn probe(url: &str, timeout: Duration) -> Result<(), AmqpError> {
+    let connection = tokio::time::timeout(
+        timeout,
+        Connection::connect(url, ConnectionProperties::default()),
+    )
+    .await
+    .map_err(|_| AmqpError::TimedOut(timeout))??;
+    let _ = tokio::time::timeout(CLOSE_TIMEOUT, connection.close(200, "probed".into())).await;
+    Ok(())
+}
+
 /// One established connection with a publishing channel in confirm mode.
 #[derive(Clone)]
 pub struct Session {

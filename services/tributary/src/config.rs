@@ -92,6 +92,23 @@ pub struct UpConfig {
     pub first_service_port: u16,
     /// Port of the public gateway.
     pub gateway_port: u16,
+    /// Whether `up` runs the RabbitMQ bridge (`[bridge]` says where RabbitMQ
+    /// is). Its HTTP port follows the business services'.
+    pub bridge: BridgeStart,
+}
+
+/// When `tributary up` starts the RabbitMQ bridge.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BridgeStart {
+    /// When RabbitMQ accepts a connection at start-up (`bridge.amqp_url`);
+    /// otherwise `up` says why it left the bridge out.
+    #[default]
+    Auto,
+    /// Always; the bridge keeps reconnecting until RabbitMQ is there.
+    Always,
+    /// Never.
+    Never,
 }
 
 impl Default for UpConfig {
@@ -103,6 +120,7 @@ impl Default for UpConfig {
             partitions: 12,
             first_service_port: 8091,
             gateway_port: 8080,
+            bridge: BridgeStart::Auto,
         }
     }
 }

@@ -7,6 +7,7 @@
 //! processes), so tests take turns: `TRIBUTARY_E2E_PARALLEL=n` allows more.
 
 mod bad_input;
+mod bridge;
 mod faults;
 mod platform;
 mod redelivery;

@@ -34,6 +34,9 @@ const SERVICE_OFFSETS: [(&str, u16); 6] = [
     ("analytics", 5),
 ];
 
+/// The bridge's port offset, after the last business service.
+const BRIDGE_OFFSET: u16 = 6;
+
 /// How to start a platform.
 #[derive(Debug, Default, Clone)]
 pub struct Start {
@@ -43,6 +46,9 @@ pub struct Start {
     pub env: Vec<(&'static str, String)>,
     /// A TOML configuration file's text, passed as `up --config`.
     pub config: Option<&'static str>,
+    /// Run the RabbitMQ bridge too (`up.bridge = "always"`); off otherwise,
+    /// so tests that do not look at RabbitMQ do not pay for it.
+    pub bridge: bool,
 }
 
 /// A running platform.
@@ -53,6 +59,7 @@ pub struct Platform {
     data: PathBuf,
     base: u16,
     replicas: Vec<(&'static str, u16)>,
+    bridge: bool,
     started: Instant,
     _slot: SemaphorePermit<'static>,
 }
@@ -86,6 +93,10 @@ impl Platform {
             )
             .env("TRIBUTARY__UP__GATEWAY_PORT", (base + 2).to_string())
             .env("TRIBUTARY__UP__FIRST_SERVICE_PORT", (base + 10).to_string())
+            .env(
+                "TRIBUTARY__UP__BRIDGE",
+                if start.bridge { "always" } else { "never" },
+            )
             .stdin(Stdio::null())
             .stdout(Stdio::from(log.try_clone().expect("log handle")))
             .stderr(Stdio::from(log));
@@ -107,6 +118,7 @@ impl Platform {
             data,
             base,
             replicas: start.replicas,
+            bridge: start.bridge,
             started: Instant::now(),
             _slot: slot,
         };
@@ -120,6 +132,9 @@ impl Platform {
             .build()
             .expect("client");
         let mut urls = vec![self.gateway()];
+        if self.bridge {
+            urls.push(self.bridge_url());
+        }
         for (service, _) in SERVICE_OFFSETS {
             for replica in 1..=self.replica_count(service) {
                 urls.push(self.service_url(service, replica));
@@ -164,6 +179,15 @@ impl Platform {
 
     pub fn gateway(&self) -> String {
         format!("http://127.0.0.1:{}", self.base + 2)
+    }
+
+    pub fn registry_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.base + 1)
+    }
+
+    /// The bridge's HTTP address: the port after the business services'.
+    pub fn bridge_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.base + 10 + BRIDGE_OFFSET)
     }
 
     pub fn bootstrap_servers(&self) -> String {

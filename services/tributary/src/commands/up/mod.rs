@@ -17,7 +17,8 @@ use tributary_broker::{BrokerOptions, BrokerProcess, Storage};
 use tributary_registry::{ClientConfig, RegistryClient};
 
 use crate::{
-    config::{self, PlatformConfig, UpConfig},
+    commands::run::Service,
+    config::{self, BridgeStart, PlatformConfig, UpConfig},
     supervisor::{RestartPolicy, Supervisor},
 };
 pub use plan::{Instance, Replicas};
@@ -99,7 +100,8 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     supervisor.spawn(plan::registry_spec(&shared, config.registry_listen));
     let started = async {
         let schemas = register_contracts(&registry_url).await?;
-        let instances = plan::instances(&config, &args.replicas);
+        let with_bridge = bridge_wanted(config.bridge, &platform.bridge.amqp_url).await;
+        let instances = plan::instances(&config, &args.replicas, with_bridge);
         for instance in &instances {
             supervisor.spawn(plan::child_spec(instance, &instances, &shared));
         }
@@ -142,6 +144,26 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     supervisor.shutdown().await;
     broker.stop(Duration::from_secs(10)).await;
     outcome
+}
+
+/// Whether to start the RabbitMQ bridge; under `auto`, RabbitMQ must accept
+/// a connection now.
+async fn bridge_wanted(start: BridgeStart, amqp_url: &str) -> bool {
+    const PROBE_TIMEOUT: Duration = Duration::from_secs(3);
+    match start {
+        BridgeStart::Never => false,
+        BridgeStart::Always => true,
+        BridgeStart::Auto => match tributary_bridge::link::probe(amqp_url, PROBE_TIMEOUT).await {
+            Ok(()) => true,
+            Err(error) => {
+                tracing::warn!(
+                    %error,
+                    "RabbitMQ is not reachable; starting without the bridge (set up.bridge = \"always\" to start it anyway)"
+                );
+                false
+            }
+        },
+    }
 }
 
 async fn start_broker(config: &UpConfig) -> anyhow::Result<BrokerProcess> {
@@ -212,14 +234,16 @@ fn print_endpoints(
         tributary_users::DEFAULT_ADMIN_EMAIL,
         tributary_users::DEFAULT_ADMIN_PASSWORD
     );
-    println!("  Not built yet            bridge (RabbitMQ)");
+    if !instances.iter().any(|i| i.service == Service::Bridge) {
+        println!("  RabbitMQ bridge          not started (up.bridge, or RabbitMQ unreachable)");
+    }
     println!("Press Ctrl-C to stop.");
 }
 
 fn gateway_addr(instances: &[Instance], config: &UpConfig) -> String {
     instances
         .iter()
-        .find(|i| i.service == crate::commands::run::Service::Gateway)
+        .find(|i| i.service == Service::Gateway)
         .map(|i| i.addr.to_string())
         .unwrap_or_else(|| format!("127.0.0.1:{}", config.gateway_port))
 }

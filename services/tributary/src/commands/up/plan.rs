@@ -70,8 +70,9 @@ impl Instance {
     }
 }
 
-/// Every business-service process, in start order.
-pub fn instances(config: &UpConfig, replicas: &[Replicas]) -> Vec<Instance> {
+/// Every business-service process in start order, then the bridge when
+/// `with_bridge` (on the port after the last business service).
+pub fn instances(config: &UpConfig, replicas: &[Replicas], with_bridge: bool) -> Vec<Instance> {
     let counts: BTreeMap<&str, u16> = replicas
         .iter()
         .map(|r| (r.service.name(), r.count))
@@ -96,6 +97,13 @@ pub fn instances(config: &UpConfig, replicas: &[Replicas]) -> Vec<Instance> {
                 addr: SocketAddr::new(ip, port),
             });
         }
+    }
+    if with_bridge {
+        out.push(Instance {
+            service: Service::Bridge,
+            replica: 1,
+            addr: SocketAddr::new(ip, next_base),
+        });
     }
     out
 }
@@ -250,6 +258,7 @@ mod tests {
                 service: Service::Orders,
                 count: 3,
             }],
+            false,
         );
         assert_eq!(plan.len(), 9);
         let mut ports: Vec<u16> = plan.iter().map(|i| i.addr.port()).collect();
@@ -266,6 +275,17 @@ mod tests {
     }
 
     #[test]
+    fn the_bridge_follows_the_business_services() {
+        let config = UpConfig::default();
+        let plan = instances(&config, &[], true);
+        let bridge = plan.last().expect("an instance");
+        assert_eq!(bridge.service, Service::Bridge);
+        assert_eq!(bridge.name(), "bridge-1");
+        assert_eq!(bridge.addr.port(), 8097);
+        assert_eq!(instances(&config, &[], false).len(), plan.len() - 1);
+    }
+
+    #[test]
     fn the_gateway_learns_every_upstream_instance() {
         let config = UpConfig::default();
         let plan = instances(
@@ -274,6 +294,7 @@ mod tests {
                 service: Service::Orders,
                 count: 2,
             }],
+            false,
         );
         assert_eq!(
             url_list(&plan, Service::Orders),
