@@ -6,6 +6,7 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tributary_bridge::QueueType;
 use tributary_service::{Application, ServiceConfig};
+use tributary_testkit::wait_until;
 
 use crate::helpers::{TestApp, user};
 
@@ -57,11 +58,18 @@ async fn the_bridge_runs_as_a_platform_service() {
             .await
             .starts_with("HTTP/1.1 200")
     );
-    let metrics = http_get(addr, "/metrics").await;
-    assert!(
-        metrics.contains("tributary_events_consumed_total"),
-        "{metrics}"
-    );
+    // The subscriber can see the message before the bridge has its publisher
+    // confirm and counts the event as consumed: wait for the count.
+    wait_until(
+        Duration::from_secs(30),
+        "the bridge counts the consumed event on /metrics",
+        || async {
+            http_get(addr, "/metrics")
+                .await
+                .contains("tributary_events_consumed_total")
+        },
+    )
+    .await;
 
     stop.cancel();
     tokio::time::timeout(Duration::from_secs(30), task)
