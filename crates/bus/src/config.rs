@@ -39,8 +39,14 @@ pub mod defaults {
     /// idle consumers do not spin.
     pub const FETCH_WAIT_MAX: Duration = Duration::from_millis(25);
 
-    pub const RETRY_MAX_ATTEMPTS: u32 = 5;
-    pub const RETRY_INITIAL_BACKOFF: Duration = Duration::from_secs(1);
+    /// With the backoff below, ten deliveries span about 25 s: long enough to
+    /// ride out a restarting dependency before an event is dead-lettered.
+    pub const RETRY_MAX_ATTEMPTS: u32 = 10;
+    /// Short, because the common retryable failure is an ordering race, not
+    /// an outage: a saga's events travel on different topics, and about one
+    /// saga in ten has an event reach a service before the event it depends
+    /// on. The exponential growth covers the outages.
+    pub const RETRY_INITIAL_BACKOFF: Duration = Duration::from_millis(50);
     pub const RETRY_MULTIPLIER: f64 = 2.0;
     pub const RETRY_MAX_BACKOFF: Duration = Duration::from_secs(60);
 

@@ -84,7 +84,11 @@ pub struct UpConfig {
     pub broker_listen: SocketAddr,
     /// Address the schema registry listens on.
     pub registry_listen: SocketAddr,
-    /// Partitions for each contract topic created at start-up.
+    /// Partitions for each contract topic created at start-up. 3 rather than
+    /// the production 12 (`schemas/topics.toml`): the embedded broker answers
+    /// every fetch by reading every requested partition, so on one laptop each
+    /// partition costs latency on every saga hop, while 3 still lets
+    /// `--replicas <service>=3` give each instance a partition.
     pub partitions: i32,
     /// HTTP port of the first instance of the first business service; the
     /// others follow (users, inventory, payments, orders, notifications,
@@ -117,7 +121,7 @@ impl Default for UpConfig {
             data_dir: PathBuf::from("data"),
             broker_listen: SocketAddr::from(([127, 0, 0, 1], 9092)),
             registry_listen: SocketAddr::from(([127, 0, 0, 1], 8081)),
-            partitions: 12,
+            partitions: 3,
             first_service_port: 8091,
             gateway_port: 8080,
             bridge: BridgeStart::Auto,
