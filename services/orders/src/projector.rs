@@ -86,23 +86,9 @@ impl Projector for OrdersProjector {
         )
         .map_err(HandlerError::retryable)?;
 
-        let envelope = saga.envelope();
-        let entry = TimelineEntry {
-            event_type: saga.event_type().to_owned(),
-            producer: envelope.producer.clone(),
-            occurred_at: envelope.occurred_at,
-            event_id: envelope.event_id,
-            causation_id: envelope.causation_id,
-            detail: saga.detail(),
-        };
         let mut effects = Effects::none().write(
-            TIMELINE
-                .put(
-                    &key,
-                    &time_key(entry.occurred_at, entry.event_id),
-                    &entry,
-                    Expect::Any,
-                )
+            TimelineEntry::of(&saga)
+                .append(order_id)
                 .map_err(serialize_failure(TIMELINE.def().name))?,
         );
 

@@ -18,8 +18,8 @@ use tributary_service::{CommitError, Effects, ServiceContext, Versioned};
 use tributary_views::{ClusteringOrder, Expect, Outcome, ViewError};
 
 use crate::{
-    domain::{TimeoutAction, decide_timeout},
-    views::{ORDERS, PENDING, PendingOrder, pending_buckets},
+    domain::{SagaEvent, TimeoutAction, decide_timeout},
+    views::{ORDERS, PENDING, PendingOrder, TimelineEntry, pending_buckets},
 };
 
 /// Why one sweep stopped early. The sweeper logs it and tries again at the
@@ -173,8 +173,15 @@ async fn sweep_entry(
             let row = ORDERS
                 .put(&key, "", &next, Expect::Version(version))
                 .map_err(|source| SweepError::Serialize { order_id, source })?;
+            // The commit marks the event processed, so when it comes back
+            // from the topic the projector skips it: its timeline entry is
+            // written here, the same entry the projector would write.
+            let timeline = TimelineEntry::of(&SagaEvent::Cancelled(&event))
+                .append(order_id)
+                .map_err(|source| SweepError::Serialize { order_id, source })?;
             let effects = Effects::none()
                 .write(row)
+                .write(timeline)
                 .write(clear())
                 .emit(AnyEvent::OrderCancelled(event));
             match commit(Some(event_id), effects).await? {
@@ -187,7 +194,11 @@ async fn sweep_entry(
         }
         TimeoutAction::Reemit(event) => {
             let event_id = event.envelope.event_id;
+            let timeline = TimelineEntry::of(&SagaEvent::Cancelled(&event))
+                .append(order_id)
+                .map_err(|source| SweepError::Serialize { order_id, source })?;
             let effects = Effects::none()
+                .write(timeline)
                 .write(clear())
                 .emit(AnyEvent::OrderCancelled(event));
             match commit(Some(event_id), effects).await? {

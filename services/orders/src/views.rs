@@ -11,10 +11,10 @@
 
 use serde::{Deserialize, Serialize};
 use tributary_service::JsonTable;
-use tributary_views::TableDef;
+use tributary_views::{Expect, TableDef, Write};
 use uuid::Uuid;
 
-use crate::domain::Order;
+use crate::domain::{Order, SagaEvent};
 
 /// partition = order id, clustering = "", value = [`Order`].
 pub const ORDERS_BY_ID: TableDef = TableDef {
@@ -86,6 +86,32 @@ pub struct TimelineEntry {
     pub causation_id: Option<Uuid>,
     /// One-line human summary.
     pub detail: String,
+}
+
+impl TimelineEntry {
+    /// The entry of one saga event.
+    pub fn of(saga: &SagaEvent<'_>) -> Self {
+        let envelope = saga.envelope();
+        TimelineEntry {
+            event_type: saga.event_type().to_owned(),
+            producer: envelope.producer.clone(),
+            occurred_at: envelope.occurred_at,
+            event_id: envelope.event_id,
+            causation_id: envelope.causation_id,
+            detail: saga.detail(),
+        }
+    }
+
+    /// The write that appends this entry to `order_id`'s timeline; writing
+    /// it again changes nothing.
+    pub fn append(&self, order_id: Uuid) -> Result<Write, serde_json::Error> {
+        TIMELINE.put(
+            &order_id.to_string(),
+            &time_key(self.occurred_at, self.event_id),
+            self,
+            Expect::Any,
+        )
+    }
 }
 
 /// An order that has not reached a terminal state, in the sweeper's index.

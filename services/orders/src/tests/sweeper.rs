@@ -8,8 +8,9 @@ use crate::{
     domain::{OrderStatus, timeout_event_id},
     sweeper::{self, SweepSettings, sweep_once},
     test_support::Saga,
-    views::ORDERS,
+    views::{ORDERS, TIMELINE},
 };
+use tributary_views::ClusteringOrder;
 
 const NOW: i64 = 1_700_000_000_000;
 const SETTINGS: SweepSettings = SweepSettings {
@@ -66,6 +67,31 @@ async fn cancels_only_overdue_orders_once() {
         timeouts[0].envelope.causation_id,
         Some(old.placed().envelope.event_id)
     );
+
+    // The timeline shows the cancellation, and consuming the event back
+    // (a duplicate by then) leaves exactly one entry for it.
+    let timeline = || async {
+        TIMELINE
+            .partition(
+                view.base.store(),
+                &old.order_id.to_string(),
+                ClusteringOrder::Ascending,
+                100,
+            )
+            .await
+            .expect("reads")
+            .into_iter()
+            .map(|row| (row.value.event_type, row.value.detail))
+            .collect::<Vec<_>>()
+    };
+    let entries = timeline().await;
+    assert_eq!(entries.len(), 2, "{entries:?}");
+    assert_eq!(entries[1].0, "order.cancelled", "{entries:?}");
+    assert!(entries[1].1.contains("TIMEOUT"), "{entries:?}");
+    view.consume(AnyEvent::OrderCancelled(timeouts[0].clone()))
+        .await
+        .expect("consumed back");
+    assert_eq!(timeline().await, entries);
 
     // Nothing left to do: the overdue order left the index.
     assert_eq!(
