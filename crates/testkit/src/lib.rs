@@ -10,7 +10,9 @@
 #![allow(clippy::expect_used, clippy::panic)]
 
 mod broker;
+mod read;
 mod wait;
 
 pub use broker::TestBroker;
+pub use read::{read_to_end, read_topic};
 pub use wait::{init_test_tracing, unique_name, wait_until};

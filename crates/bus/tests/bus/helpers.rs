@@ -232,46 +232,7 @@ pub async fn wait_assigned(members: &[&Member], topic: &str, partitions: usize) 
     .await;
 }
 
-/// Reads every message of `topic` from the beginning (no group) until
-/// `expected` arrived.
-pub async fn read_topic(bootstrap: &str, topic: &str, expected: usize) -> Vec<OwnedMessage> {
-    let bootstrap = bootstrap.to_owned();
-    let topic = topic.to_owned();
-    tokio::task::spawn_blocking(move || {
-        let consumer: BaseConsumer = ClientConfig::new()
-            .set("bootstrap.servers", &bootstrap)
-            .set("group.id", unique_name("reader"))
-            .set("enable.auto.commit", "false")
-            .create()
-            .expect("reader");
-        let metadata = consumer
-            .fetch_metadata(Some(&topic), Duration::from_secs(5))
-            .expect("metadata");
-        let mut tpl = TopicPartitionList::new();
-        for t in metadata.topics() {
-            for p in t.partitions() {
-                tpl.add_partition_offset(&topic, p.id(), Offset::Beginning)
-                    .expect("add partition");
-            }
-        }
-        consumer.assign(&tpl).expect("assign");
-        let deadline = std::time::Instant::now() + Duration::from_secs(30);
-        let mut out = Vec::new();
-        while out.len() < expected {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "read {} of {expected} messages from {topic}",
-                out.len()
-            );
-            if let Some(message) = consumer.poll(Duration::from_millis(200)) {
-                out.push(message.expect("read message").detach());
-            }
-        }
-        out
-    })
-    .await
-    .expect("reader task")
-}
+pub use tributary_testkit::read_topic;
 
 /// The header `name` of `message` as text.
 pub fn header(message: &OwnedMessage, name: &str) -> Option<String> {

@@ -1,7 +1,7 @@
 //! The test environment: a broker, a registry, the contract topics, a data
 //! directory, and a tiny counting service to run on them.
 
-use std::{collections::HashMap, sync::Arc, time::Duration};
+use std::{sync::Arc, time::Duration};
 
 use async_trait::async_trait;
 use axum::{
@@ -11,11 +11,7 @@ use axum::{
     http::{Request, StatusCode},
     routing::{get, post},
 };
-use rdkafka::{
-    ClientConfig, Message as _, Offset, TopicPartitionList,
-    consumer::{BaseConsumer, Consumer as _},
-    message::OwnedMessage,
-};
+use rdkafka::{Message as _, message::OwnedMessage};
 use serde::{Deserialize, Serialize};
 use tempfile::TempDir;
 use tokio::task::JoinHandle;
@@ -256,7 +252,7 @@ impl TestEnv {
 
     /// Every message of `topic` up to its current end.
     pub async fn read_all(&self, topic: &str) -> Vec<OwnedMessage> {
-        read_all(self.broker.bootstrap_servers(), topic).await
+        tributary_testkit::read_to_end(self.broker.bootstrap_servers(), topic).await
     }
 
     /// The decoded events of `topic` up to its current end.
@@ -365,57 +361,3 @@ impl Drop for Running {
     }
 }
 
-/// Reads `topic` from the beginning up to the end offsets seen at the start.
-pub async fn read_all(bootstrap: &str, topic: &str) -> Vec<OwnedMessage> {
-    let bootstrap = bootstrap.to_owned();
-    let topic = topic.to_owned();
-    tokio::task::spawn_blocking(move || {
-        let consumer: BaseConsumer = ClientConfig::new()
-            .set("bootstrap.servers", &bootstrap)
-            .set("group.id", unique_name("reader"))
-            .set("enable.auto.commit", "false")
-            .create()
-            .expect("reader");
-        let metadata = consumer
-            .fetch_metadata(Some(&topic), Duration::from_secs(5))
-            .expect("metadata");
-        let mut ends = HashMap::new();
-        let mut tpl = TopicPartitionList::new();
-        for t in metadata.topics() {
-            for p in t.partitions() {
-                let (_, high) = consumer
-                    .fetch_watermarks(&topic, p.id(), Duration::from_secs(5))
-                    .expect("watermarks");
-                if high > 0 {
-                    ends.insert(p.id(), high);
-                    tpl.add_partition_offset(&topic, p.id(), Offset::Beginning)
-                        .expect("add partition");
-                }
-            }
-        }
-        let mut out = Vec::new();
-        if ends.is_empty() {
-            return out;
-        }
-        consumer.assign(&tpl).expect("assign");
-        let deadline = std::time::Instant::now() + Duration::from_secs(30);
-        while !ends.is_empty() {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "reading {topic} to its end timed out"
-            );
-            if let Some(message) = consumer.poll(Duration::from_millis(200)) {
-                let message = message.expect("read message").detach();
-                if let Some(end) = ends.get(&message.partition())
-                    && message.offset() + 1 >= *end
-                {
-                    ends.remove(&message.partition());
-                }
-                out.push(message);
-            }
-        }
-        out
-    })
-    .await
-    .expect("reader task")
-}
