@@ -38,6 +38,11 @@ pub mod defaults {
     /// empty fetch open (tansu waits out the whole window), long enough that
     /// idle consumers do not spin.
     pub const FETCH_WAIT_MAX: Duration = Duration::from_millis(25);
+    /// librdkafka pauses fetching a partition whose local queue holds
+    /// `queued.min.messages` for this long; its default of 1 s made every
+    /// drain of a backlog stall for half a second (docs/benchmarks.md,
+    /// "Consume"). Override with `librdkafka."fetch.queue.backoff.ms"`.
+    pub const FETCH_QUEUE_BACKOFF: Duration = Duration::from_millis(50);
 
     /// With the backoff below, ten deliveries span about 25 s: long enough to
     /// ride out a restarting dependency before an event is dead-lettered.
@@ -389,6 +394,10 @@ impl BusConfig {
                 c.max_in_flight_per_partition.to_string(),
             )
             .set("fetch.wait.max.ms", millis(c.fetch_wait_max))
+            .set(
+                "fetch.queue.backoff.ms",
+                millis(defaults::FETCH_QUEUE_BACKOFF),
+            )
             .set("enable.partition.eof", "false")
             .set("statistics.interval.ms", millis(c.statistics_interval));
         self.apply_passthrough(&mut config);
