@@ -4,7 +4,10 @@
 //! Pure functions over [`MessageHeaders`]; converting to and from rdkafka's
 //! header types happens at the edges.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::{
+    borrow::Cow,
+    time::{Duration, SystemTime, UNIX_EPOCH},
+};
 
 use rdkafka::message::{BorrowedHeaders, Header, Headers as _, OwnedHeaders};
 use tributary_contracts::Envelope;
@@ -51,7 +54,8 @@ pub const MAX_ERROR_LEN: usize = 2048;
 /// [`set`]: MessageHeaders::set
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct MessageHeaders {
-    entries: Vec<(String, Vec<u8>)>,
+    /// Our own header names are `'static`: no allocation per name per event.
+    entries: Vec<(Cow<'static, str>, Vec<u8>)>,
 }
 
 impl MessageHeaders {
@@ -64,7 +68,7 @@ impl MessageHeaders {
         self.entries
             .iter()
             .rev()
-            .find(|(n, _)| n == name)
+            .find(|(n, _)| n.as_ref() == name)
             .map(|(_, v)| v.as_slice())
     }
 
@@ -76,16 +80,17 @@ impl MessageHeaders {
     /// Replaces every value of `name` with `value`.
     pub fn set(&mut self, name: &str, value: impl Into<Vec<u8>>) {
         self.remove(name);
-        self.entries.push((name.to_owned(), value.into()));
+        self.entries
+            .push((Cow::Owned(name.to_owned()), value.into()));
     }
 
     /// Removes every value of `name`.
     pub fn remove(&mut self, name: &str) {
-        self.entries.retain(|(n, _)| n != name);
+        self.entries.retain(|(n, _)| n.as_ref() != name);
     }
 
     pub fn iter(&self) -> impl Iterator<Item = (&str, &[u8])> {
-        self.entries.iter().map(|(n, v)| (n.as_str(), v.as_slice()))
+        self.entries.iter().map(|(n, v)| (n.as_ref(), v.as_slice()))
     }
 
     pub fn len(&self) -> usize {
@@ -106,7 +111,7 @@ impl MessageHeaders {
             .iter()
             .map(|h| {
                 (
-                    h.key.to_owned(),
+                    Cow::Owned(h.key.to_owned()),
                     h.value.map(<[u8]>::to_vec).unwrap_or_default(),
                 )
             })
@@ -120,7 +125,7 @@ impl MessageHeaders {
             OwnedHeaders::new_with_capacity(self.entries.len()),
             |h, (n, v)| {
                 h.insert(Header {
-                    key: n,
+                    key: n.as_ref(),
                     value: Some(v),
                 })
             },
@@ -133,7 +138,7 @@ impl<N: Into<String>, V: Into<Vec<u8>>> FromIterator<(N, V)> for MessageHeaders 
         MessageHeaders {
             entries: iter
                 .into_iter()
-                .map(|(n, v)| (n.into(), v.into()))
+                .map(|(n, v)| (Cow::Owned(n.into()), v.into()))
                 .collect(),
         }
     }
@@ -151,40 +156,43 @@ pub fn event_headers(
         entries: Vec::with_capacity(10),
     };
     h.entries
-        .push((names::CE_SPECVERSION.into(), CE_SPECVERSION.into()));
+        .push((Cow::Borrowed(names::CE_SPECVERSION), CE_SPECVERSION.into()));
     h.entries.push((
-        names::CE_ID.into(),
+        Cow::Borrowed(names::CE_ID),
         envelope.event_id.to_string().into_bytes(),
     ));
     h.entries.push((
-        names::CE_TYPE.into(),
+        Cow::Borrowed(names::CE_TYPE),
         format!("{CE_TYPE_PREFIX}{event_type}").into_bytes(),
     ));
     h.entries.push((
-        names::CE_SOURCE.into(),
+        Cow::Borrowed(names::CE_SOURCE),
         format!("{CE_SOURCE_PREFIX}{}", envelope.producer).into_bytes(),
     ));
     if let Some(time) = rfc3339_millis(envelope.occurred_at) {
-        h.entries.push((names::CE_TIME.into(), time.into_bytes()));
+        h.entries
+            .push((Cow::Borrowed(names::CE_TIME), time.into_bytes()));
     }
     h.entries
-        .push((names::CONTENT_TYPE.into(), AVRO_CONTENT_TYPE.into()));
+        .push((Cow::Borrowed(names::CONTENT_TYPE), AVRO_CONTENT_TYPE.into()));
     h.entries.push((
-        names::CORRELATION_ID.into(),
+        Cow::Borrowed(names::CORRELATION_ID),
         envelope.correlation_id.clone().into_bytes(),
     ));
     if let Some(cause) = envelope.causation_id {
-        h.entries
-            .push((names::CAUSATION_ID.into(), cause.to_string().into_bytes()));
+        h.entries.push((
+            Cow::Borrowed(names::CAUSATION_ID),
+            cause.to_string().into_bytes(),
+        ));
     }
     if let Some(trace) = trace {
         h.entries.push((
-            names::TRACEPARENT.into(),
+            Cow::Borrowed(names::TRACEPARENT),
             trace.traceparent.clone().into_bytes(),
         ));
         if let Some(state) = &trace.tracestate {
             h.entries
-                .push((names::TRACESTATE.into(), state.clone().into_bytes()));
+                .push((Cow::Borrowed(names::TRACESTATE), state.clone().into_bytes()));
         }
     }
     h
