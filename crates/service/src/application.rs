@@ -16,14 +16,19 @@ use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use axum::Router;
 use tokio::net::TcpListener;
-use tributary_bus::{ConsumerGroup, EventCodec, RawProducer, admin};
+use tributary_bus::{EventCodec, RawProducer};
 use tributary_registry::{ClientConfig as RegistryClientConfig, RegistryClient};
 use tributary_telemetry::Metrics;
 use tributary_views::open_store;
 
 use crate::{
-    ServiceConfig, ServiceContext, ServiceDefinition, StartError, TaskFn, definition::group_id,
-    http::service_router, readiness::Readiness, relay::OutboxRelay, runner::ProjectionHandler,
+    ServiceConfig, ServiceContext, ServiceDefinition, StartError, TaskFn,
+    definition::group_id,
+    http::service_router,
+    readiness::Readiness,
+    relay::OutboxRelay,
+    runner::ProjectionHandler,
+    source::{EventSource, KafkaSources, SourceFactory, SourceParts},
 };
 
 /// A built service: store open, schemas registered, producer connected,
@@ -34,7 +39,7 @@ pub struct Application {
     pub(crate) listener: TcpListener,
     pub(crate) local_addr: SocketAddr,
     pub(crate) router: Router,
-    pub(crate) consumer: Option<ConsumerGroup>,
+    pub(crate) source: Option<Box<dyn EventSource>>,
     pub(crate) relay: OutboxRelay,
     pub(crate) tasks: Vec<TaskFn>,
     pub(crate) readiness: Readiness,
@@ -46,7 +51,10 @@ impl std::fmt::Debug for Application {
         f.debug_struct("Application")
             .field("name", &self.name)
             .field("local_addr", &self.local_addr)
-            .field("consumer", &self.consumer)
+            .field(
+                "source",
+                &self.source.as_ref().map(|s| (s.transport(), s.group())),
+            )
             .field("tasks", &self.tasks.len())
             .finish_non_exhaustive()
     }
@@ -67,6 +75,20 @@ impl Application {
         definition: ServiceDefinition,
         config: ServiceConfig,
         metrics: Metrics,
+    ) -> Result<Application, StartError> {
+        let kafka = KafkaSources::new(config.bus.clone());
+        Self::build_with_source(definition, config, metrics, &kafka).await
+    }
+
+    /// Like [`Application::build_with_metrics`], consuming through the
+    /// transport `sources` makes (the others use Kafka, [`KafkaSources`]).
+    /// Only consumption changes: the store, the registry and the outbox
+    /// relay, which publishes emitted events to Kafka, stay as they are.
+    pub async fn build_with_source(
+        definition: ServiceDefinition,
+        config: ServiceConfig,
+        metrics: Metrics,
+        sources: &dyn SourceFactory,
     ) -> Result<Application, StartError> {
         config.validate()?;
         check_definition(&definition)?;
@@ -104,33 +126,27 @@ impl Application {
             .map_err(StartError::Producer)?;
         let context = ServiceContext::new(name, store.clone(), codec.clone(), metrics.clone());
 
-        let consumer = match projector {
+        let source = match projector {
             Some(projector) if !consumes.is_empty() => {
                 let group = group_id(name);
-                let topics: Vec<String> = consumes.iter().map(|t| (*t).to_owned()).collect();
-                // The bus creates the retry and dead-letter topics when the
-                // group starts; a missing source topic is caught here, at
-                // build time, with its name.
-                admin::partition_counts(&config.bus, &topics)
-                    .await
-                    .map_err(|source| StartError::Topics {
-                        group: group.clone(),
-                        source,
-                    })?;
                 let handler = ProjectionHandler {
                     context: context.clone(),
                     projector,
                     group: group.clone(),
                     conflict_retry_limit: config.conflict_retry_limit,
                 };
-                Some(
-                    ConsumerGroup::new(config.bus.clone(), group, topics, codec, Arc::new(handler))
-                        .with_metrics(metrics.clone()),
-                )
+                let parts = SourceParts {
+                    group,
+                    topics: consumes.iter().map(|t| (*t).to_owned()).collect(),
+                    codec,
+                    handler: Arc::new(handler),
+                    metrics: metrics.clone(),
+                };
+                Some(sources.create(parts).await?)
             }
             _ => None,
         };
-        let readiness = Readiness::new(consumer.as_ref().map(ConsumerGroup::status));
+        let readiness = Readiness::new(source.as_ref().map(|s| s.probe()));
         let relay = OutboxRelay {
             service: name,
             store,
@@ -153,14 +169,20 @@ impl Application {
             address: config.http_listen,
             source,
         })?;
-        tracing::info!(service = name, http = %local_addr, consumes = ?consumes, "service built");
+        tracing::info!(
+            service = name,
+            http = %local_addr,
+            consumes = ?consumes,
+            transport = source.as_ref().map(|s| s.transport()),
+            "service built"
+        );
         Ok(Application {
             name,
             context,
             listener,
             local_addr,
             router,
-            consumer,
+            source,
             relay,
             tasks,
             readiness,

@@ -68,6 +68,15 @@ pub enum StartError {
         #[source]
         source: AdminError,
     },
+    /// A non-Kafka transport cannot consume for `group` (unreachable,
+    /// misconfigured); the message names the setting or the address.
+    #[error("cannot prepare the {transport} consumer of group `{group}`: {source}")]
+    Source {
+        transport: &'static str,
+        group: String,
+        #[source]
+        source: BoxError,
+    },
     /// The HTTP listen address could not be bound.
     #[error("cannot listen on {address}: {source}")]
     Bind {
@@ -88,6 +97,13 @@ pub enum RunError {
     /// The consumer group could not start or stopped abnormally.
     #[error("consumer group failed: {0}")]
     Consumer(#[source] ConsumeError),
+    /// A non-Kafka consumer failed.
+    #[error("{transport} consumer failed: {source}")]
+    Source {
+        transport: &'static str,
+        #[source]
+        source: BoxError,
+    },
     /// A background task of the service failed.
     #[error("background task {index} failed: {source}")]
     Task {

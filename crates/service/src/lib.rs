@@ -17,6 +17,10 @@
 //! app.run_until(tributary_service::shutdown_signal()).await?;
 //! ```
 //!
+//! Consumption goes through a [`SourceFactory`]: Kafka by default
+//! ([`KafkaSources`]), another transport with
+//! [`Application::build_with_source`] (RabbitMQ: `tributary-bridge`).
+//!
 //! Every service then serves its routes plus `/health/live`,
 //! `/health/ready` and `/metrics`, with problem+json errors ([`ApiError`],
 //! [`ApiJson`]).
@@ -36,6 +40,7 @@ mod readiness;
 mod relay;
 mod runner;
 mod signal;
+mod source;
 mod supervise;
 mod table;
 #[cfg(feature = "testing")]
@@ -52,4 +57,7 @@ pub use http::{ApiError, ApiJson, FieldError};
 pub use projector::Projector;
 pub use runner::ProjectionError;
 pub use signal::shutdown_signal;
+pub use source::{
+    EventSource, KafkaSources, SourceFactory, SourceParts, SourceStatus, StatusProbe,
+};
 pub use table::{JsonTable, Versioned};

@@ -1,6 +1,6 @@
 //! What `/health/ready` reports: the store answers, the producer reaches
-//! the broker, and the consumer group owns partitions (or the service
-//! consumes nothing). Components update it as they learn; the probe only
+//! the broker, and the consumer receives events — on Kafka: the group owns
+//! partitions (or the service consumes nothing). Components update it as they learn; the probe only
 //! reads, so it is cheap and never blocks on a dependency.
 
 use std::sync::{
@@ -9,8 +9,8 @@ use std::sync::{
 };
 
 use serde::Serialize;
-use tokio::sync::watch;
-use tributary_bus::GroupStatus;
+
+use crate::source::StatusProbe;
 
 /// Shared readiness flags; cheap to clone.
 #[derive(Clone, Debug)]
@@ -24,7 +24,7 @@ struct Inner {
     broker: AtomicBool,
     stopping: AtomicBool,
     /// `None` when the service consumes nothing.
-    consumer: Option<watch::Receiver<GroupStatus>>,
+    consumer: Option<StatusProbe>,
 }
 
 /// The body of `/health/ready`.
@@ -38,7 +38,7 @@ pub(crate) struct ReadinessReport {
 
 impl Readiness {
     /// Store and broker were reached at build time, hence start as up.
-    pub(crate) fn new(consumer: Option<watch::Receiver<GroupStatus>>) -> Self {
+    pub(crate) fn new(consumer: Option<StatusProbe>) -> Self {
         Readiness {
             inner: Arc::new(Inner {
                 store: AtomicBool::new(true),
@@ -69,13 +69,9 @@ impl Readiness {
         let broker = up(&self.inner.broker);
         let (consumer_ok, consumer) = match &self.inner.consumer {
             None => (true, "idle (consumes nothing)".to_owned()),
-            Some(status) => {
-                let status = status.borrow();
-                match (status.running, status.assigned.len()) {
-                    (false, _) => (false, "not running".to_owned()),
-                    (true, 0) => (false, "waiting for partitions".to_owned()),
-                    (true, n) => (true, format!("{n} partitions assigned")),
-                }
+            Some(probe) => {
+                let status = probe.status();
+                (status.ready, status.detail)
             }
         };
         let stopping = up(&self.inner.stopping);

@@ -2,8 +2,9 @@
 //! one to end on its own decides the outcome, and shutdown is bounded.
 //!
 //! Shutdown order: readiness turns 503; the HTTP server stops accepting and
-//! finishes in-flight requests, the consumer group drains its partitions and
-//! commits (bounded by `bus.consumer.drain_timeout`), background tasks see
+//! finishes in-flight requests, the consumer drains (a Kafka group finishes
+//! its partitions and commits, bounded by `bus.consumer.drain_timeout`; a
+//! RabbitMQ consumer leaves unacknowledged deliveries queued), background tasks see
 //! their token cancelled; once those ended, the relay flushes the outbox one
 //! last time (including what the drain committed). Whatever still runs at
 //! `shutdown_deadline` is aborted; messages left in the outbox are published
@@ -91,7 +92,7 @@ impl Application {
             context,
             listener,
             router,
-            consumer,
+            source,
             relay,
             tasks,
             readiness,
@@ -120,15 +121,16 @@ impl Application {
                 Err(error) => Err(RunError::Http(error)),
             }
         });
-        if let Some(group) = consumer {
-            let part = Part::Consumer(group.group_id().to_owned());
+        if let Some(source) = source {
+            let part = Part::Consumer(source.group().to_owned());
             let token = stop.child_token();
             let component = part.to_string();
+            tracing::info!(service = name, transport = source.transport(), "consuming");
             parts.spawn(part, async move {
-                match group.run(token.clone()).await {
-                    Ok(_) if token.is_cancelled() => Ok(()),
-                    Ok(_) => Err(RunError::Stopped { component }),
-                    Err(error) => Err(RunError::Consumer(error)),
+                match source.run(token.clone()).await {
+                    Ok(()) if token.is_cancelled() => Ok(()),
+                    Ok(()) => Err(RunError::Stopped { component }),
+                    Err(error) => Err(error),
                 }
             });
         }

@@ -25,6 +25,7 @@ use lapin::{
     },
     types::{AMQPValue, FieldTable},
 };
+use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tributary_bus::{EventCodec, Handler, HandlerError, Received};
 
@@ -49,6 +50,7 @@ pub struct RabbitConsumer {
     prefetch: u16,
     codec: EventCodec,
     handler: Arc<dyn Handler>,
+    consuming: watch::Sender<bool>,
 }
 
 impl std::fmt::Debug for RabbitConsumer {
@@ -89,7 +91,14 @@ impl RabbitConsumer {
             prefetch: config.prefetch,
             codec,
             handler,
+            consuming: watch::Sender::new(false),
         })
+    }
+
+    /// Whether the consumer is subscribed to its queue right now: false
+    /// before the first subscription, while disconnected, and after stop.
+    pub fn consuming(&self) -> watch::Receiver<bool> {
+        self.consuming.subscribe()
     }
 
     /// The durable queue this consumer competes on.
@@ -107,6 +116,7 @@ impl RabbitConsumer {
             prefetch,
             codec,
             handler,
+            consuming,
         } = self;
         let link_task = tokio::spawn(driver.run(stop.clone()));
         let worker = Worker {
@@ -115,13 +125,16 @@ impl RabbitConsumer {
             prefetch,
             codec,
             handler,
+            consuming,
         };
         let mut pause = link.initial_backoff();
         loop {
             let Ok(session) = link.session(&stop).await else {
                 break;
             };
-            match worker.consume(&session.connection, &stop).await {
+            let consumed = worker.consume(&session.connection, &stop).await;
+            worker.consuming.send_replace(false);
+            match consumed {
                 Ok(()) => break,
                 Err(error) => {
                     tracing::warn!(group = %worker.group, %error, "rabbitmq consumer interrupted, resubscribing")
@@ -148,6 +161,7 @@ struct Worker {
     prefetch: u16,
     codec: EventCodec,
     handler: Arc<dyn Handler>,
+    consuming: watch::Sender<bool>,
 }
 
 impl Worker {
@@ -232,6 +246,7 @@ impl Worker {
                 FieldTable::default(),
             )
             .await?;
+        self.consuming.send_replace(true);
         loop {
             let next = tokio::select! {
                 biased;

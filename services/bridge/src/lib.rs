@@ -15,6 +15,10 @@
 //!   (queue `tributary.ingress.dead`) with `x-tributary-error`.
 //! - A [`link`] that reconnects with backoff and redeclares the topology.
 //!
+//! A platform service can also consume from RabbitMQ instead of Kafka
+//! ([`RabbitSources`], `tributary run notifications --transport rabbitmq`):
+//! the same projection handler on a [`RabbitConsumer`] fed by the egress.
+//!
 //! Queuing on RabbitMQ is competing consumers on one queue bound to a topic
 //! exchange; pub-sub is one queue per subscriber bound to the same exchange.
 
@@ -28,6 +32,7 @@ pub mod link;
 pub mod names;
 pub mod properties;
 mod publish;
+mod source;
 mod stats;
 pub mod topology;
 pub mod validate;
@@ -36,6 +41,7 @@ pub use bridge::Bridge;
 pub use config::{BridgeConfig, QueueType, defaults};
 pub use consumer::RabbitConsumer;
 pub use error::{AmqpError, BridgeError};
+pub use source::{RabbitSource, RabbitSources};
 pub use stats::{BridgeStats, StatsSnapshot};
 
 use tributary_bus::BusConfig;

@@ -100,16 +100,15 @@ async fn up_runs_the_bridge_and_a_killed_bridge_loses_nothing() {
         else {
             continue;
         };
-        let delivery = next.expect("the test consumer stays open").expect("a delivery");
+        let delivery = next
+            .expect("the test consumer stays open")
+            .expect("a delivery");
         let event = codec
             .decode(&delivery.data)
             .await
             .expect("bridged bytes decode through the registry");
         seen.record(&event, &delivery.properties);
-        delivery
-            .ack(BasicAckOptions::default())
-            .await
-            .expect("ack");
+        delivery.ack(BasicAckOptions::default()).await.expect("ack");
     }
     eprintln!(
         "{} orders: {} placements and {} decisions on RabbitMQ, {} redelivered after the kill",
@@ -185,7 +184,7 @@ impl Rabbit {
             .expect("RabbitMQ is running (scripts/setup starts it)");
         let channel = connection.create_channel().await.expect("channel");
         Rabbit {
-            connection: connection,
+            connection,
             channel,
         }
     }
