@@ -11,7 +11,7 @@ use crate::{
     domain::{OrderStatus, STEP_CANCEL, STEP_CONFIRM, timeout_event_id},
     sweeper::{SweepSettings, sweep_once},
     test_support::Saga,
-    views::{CUSTOMER_ORDERS, ORDERS, PENDING, PendingOrder, TIMELINE},
+    views::{CUSTOMER_ORDERS, ORDERS, PENDING, PendingOrder},
 };
 
 const NOW: i64 = 1_700_000_000_000;
@@ -26,17 +26,10 @@ async fn order(view: &TestView, saga: &Saga) -> crate::domain::Order {
 }
 
 async fn timeline_types(view: &TestView, saga: &Saga) -> Vec<String> {
-    TIMELINE
-        .partition(
-            view.base.store(),
-            &saga.order_id.to_string(),
-            ClusteringOrder::Ascending,
-            100,
-        )
+    view.timeline(saga.order_id)
         .await
-        .expect("reads")
         .into_iter()
-        .map(|row| row.value.event_type)
+        .map(|entry| entry.event_type)
         .collect()
 }
 

@@ -10,9 +10,13 @@ use tributary_service::{
     Effects, ServiceContext,
     testing::{ManualClock, TestStore},
 };
-use tributary_views::{OutboxEntry, Outcome};
+use tributary_views::{ClusteringOrder, OutboxEntry, Outcome};
 
-use crate::{projector::OrdersProjector, telemetry::MetricsSlot, views::TABLES};
+use crate::{
+    projector::OrdersProjector,
+    telemetry::MetricsSlot,
+    views::{TABLES, TIMELINE, TimelineEntry},
+};
 
 /// The orders service's store with its context and projector.
 #[derive(Debug)]
@@ -35,6 +39,22 @@ impl TestView {
             clock,
             projector,
         }
+    }
+
+    /// The timeline of `order_id`, oldest first.
+    pub async fn timeline(&self, order_id: uuid::Uuid) -> Vec<TimelineEntry> {
+        TIMELINE
+            .partition(
+                self.base.store(),
+                &order_id.to_string(),
+                ClusteringOrder::Ascending,
+                100,
+            )
+            .await
+            .expect("reads the timeline")
+            .into_iter()
+            .map(|row| row.value)
+            .collect()
     }
 
     /// Another replica's context on the same store.

@@ -8,9 +8,8 @@ use crate::{
     domain::{OrderStatus, timeout_event_id},
     sweeper::{self, SweepSettings, sweep_once},
     test_support::Saga,
-    views::{ORDERS, TIMELINE},
+    views::ORDERS,
 };
-use tributary_views::ClusteringOrder;
 
 const NOW: i64 = 1_700_000_000_000;
 const SETTINGS: SweepSettings = SweepSettings {
@@ -71,17 +70,10 @@ async fn cancels_only_overdue_orders_once() {
     // The timeline shows the cancellation, and consuming the event back
     // (a duplicate by then) leaves exactly one entry for it.
     let timeline = || async {
-        TIMELINE
-            .partition(
-                view.base.store(),
-                &old.order_id.to_string(),
-                ClusteringOrder::Ascending,
-                100,
-            )
+        view.timeline(old.order_id)
             .await
-            .expect("reads")
             .into_iter()
-            .map(|row| (row.value.event_type, row.value.detail))
+            .map(|entry| (entry.event_type, entry.detail))
             .collect::<Vec<_>>()
     };
     let entries = timeline().await;
