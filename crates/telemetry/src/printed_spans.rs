@@ -83,7 +83,9 @@ where
     }
 
     fn on_record(&self, id: &Id, values: &Record<'_>, ctx: Context<'_, S>) {
-        let printed = ctx.span(id).is_some_and(|span| self.printed(span.metadata()));
+        let printed = ctx
+            .span(id)
+            .is_some_and(|span| self.printed(span.metadata()));
         if printed {
             self.inner.on_record(id, values, ctx);
         }
@@ -176,13 +178,10 @@ mod tests {
         let layer = tracing_subscriber::fmt::layer()
             .with_ansi(false)
             .with_writer(out.clone());
-        let subscriber = tracing_subscriber::registry().with(
-            PrintedSpansOnly::<_, tracing_subscriber::fmt::format::DefaultFields>::new(
-                layer,
-                targets(),
-                "",
-            ),
-        );
+        let subscriber = tracing_subscriber::registry().with(PrintedSpansOnly::<
+            _,
+            tracing_subscriber::fmt::format::DefaultFields,
+        >::new(layer, targets(), ""));
         tracing::subscriber::with_default(subscriber, log_inside_spans);
         let text = out.text();
         assert!(text.contains("printed{visible=\"kept\"}"), "{text}");
@@ -200,18 +199,19 @@ mod tests {
             .with_current_span(true)
             .with_span_list(true)
             .with_writer(out.clone());
-        let subscriber = tracing_subscriber::registry().with(
-            PrintedSpansOnly::<_, tracing_subscriber::fmt::format::JsonFields>::new(
-                layer,
-                targets(),
-                "{}",
-            ),
-        );
+        let subscriber = tracing_subscriber::registry().with(PrintedSpansOnly::<
+            _,
+            tracing_subscriber::fmt::format::JsonFields,
+        >::new(layer, targets(), "{}"));
         tracing::subscriber::with_default(subscriber, log_inside_spans);
         let text = out.text();
         let line: serde_json::Value =
             serde_json::from_str(text.trim()).expect("one JSON object per line");
-        assert_eq!(line["span"], serde_json::json!({"name": "hidden"}), "{text}");
+        assert_eq!(
+            line["span"],
+            serde_json::json!({"name": "hidden"}),
+            "{text}"
+        );
         assert_eq!(
             line["spans"][0],
             serde_json::json!({"name": "printed", "visible": "kept"}),

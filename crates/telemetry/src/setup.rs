@@ -3,7 +3,11 @@
 use std::sync::OnceLock;
 
 use opentelemetry::trace::TracerProvider as _;
-use opentelemetry_sdk::{Resource, propagation::TraceContextPropagator, trace::{SdkTracer, SdkTracerProvider}};
+use opentelemetry_sdk::{
+    Resource,
+    propagation::TraceContextPropagator,
+    trace::{SdkTracer, SdkTracerProvider},
+};
 use tracing::{Level, Metadata};
 use tracing_subscriber::{
     Layer,

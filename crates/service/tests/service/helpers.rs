@@ -360,4 +360,3 @@ impl Drop for Running {
         self.stop.cancel();
     }
 }
-
