@@ -58,6 +58,14 @@ pub enum ViewError {
     /// The transaction is malformed (for example it writes one row twice).
     #[error("invalid transaction: {reason}")]
     InvalidTransaction { reason: String },
+    /// A shadow copy to promote does not exist (or is incomplete, or is the
+    /// copy already live).
+    #[error("cannot promote shadow `{shadow}` in {location}: {detail}")]
+    NoSuchShadow {
+        location: String,
+        shadow: String,
+        detail: String,
+    },
     /// The configuration cannot work (for example an empty ScyllaDB URI).
     #[error("invalid views configuration: {reason}")]
     InvalidConfig { reason: String },
@@ -84,6 +92,7 @@ impl ViewError {
             ViewError::UnknownTable { .. } => "unknown_table",
             ViewError::InvalidName { .. } => "invalid_name",
             ViewError::InvalidTransaction { .. } => "invalid_transaction",
+            ViewError::NoSuchShadow { .. } => "no_such_shadow",
             ViewError::InvalidConfig { .. } => "invalid_config",
             ViewError::Worker { .. } => "worker",
         }

@@ -111,8 +111,9 @@ pub enum ClusteringOrder {
 /// outbox and positions — with the same handlers, compares it with the live
 /// copy ([`compare_tables`](crate::compare_tables)) and only then switches.
 /// The embedded backend keeps a shadow in the same SQLite file (table prefix
-/// `shadow_<name>__`) so that the later switch can be one atomic transaction of
-/// renames; ScyllaDB keeps it in its own keyspace `<prefix>_<service>__s_<name>`.
+/// `shadow_<name>__`) so that the switch ([`promote_shadow`](crate::promote_shadow))
+/// is one atomic transaction of renames; ScyllaDB keeps it in its own keyspace
+/// `<prefix>_<service>__s_<name>` and switches by moving a pointer row.
 /// The outbox of a shadow is never relayed: rebuilt events were emitted already.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
 pub enum Namespace {

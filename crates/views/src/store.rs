@@ -133,3 +133,42 @@ pub(crate) fn find_table<'a>(
             table: name.to_owned(),
         })
 }
+
+/// Makes the shadow copy `shadow` of `service` its live copy, atomically on
+/// either backend: afterwards every store opened with [`open_store`] reads and
+/// writes the rebuilt view tables and processed-event records, and none ever
+/// sees a mix of old and new. The live outbox (messages not yet published)
+/// and consumer positions are kept. The shadow namespace itself is gone.
+///
+/// - embedded: one SQLite transaction drops the live tables and renames the
+///   shadow's into their place; processes with the file open see the new
+///   tables on their next statement.
+/// - ScyllaDB: one write of the service's active-namespace pointer row, read
+///   when a store is opened; the previous keyspace stays for rollback.
+///
+/// Call it only while no process of the service runs (stores opened earlier
+/// keep the old copy on ScyllaDB, and a running consumer would write into the
+/// view being replaced). Fails with [`ViewError::NoSuchShadow`], changing
+/// nothing, when the shadow does not exist or lacks one of `tables`.
+pub async fn promote_shadow(
+    config: &ViewsConfig,
+    service: &str,
+    shadow: &str,
+    tables: &[TableDef],
+) -> Result<(), ViewError> {
+    match config.backend {
+        Backend::Embedded => {
+            crate::embedded::EmbeddedStore::promote(
+                &config.data_dir,
+                &config.embedded,
+                service,
+                shadow,
+                tables,
+            )
+            .await
+        }
+        Backend::Scylla => {
+            crate::scylla::ScyllaStore::promote(&config.scylla, service, shadow, tables).await
+        }
+    }
+}

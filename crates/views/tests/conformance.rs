@@ -34,6 +34,15 @@ impl StoreFactory for EmbeddedFactory {
     ) -> Result<Arc<dyn ViewStore>, ViewError> {
         self.config.open(service, namespace, tables).await
     }
+
+    async fn promote(
+        &self,
+        service: &str,
+        shadow: &str,
+        tables: &[TableDef],
+    ) -> Result<(), ViewError> {
+        self.config.promote(service, shadow, tables).await
+    }
 }
 
 /// A ScyllaDB configuration when `SCYLLA_URI` is set.
@@ -103,4 +112,5 @@ conformance_tests!(
     digest_is_order_independent_and_content_sensitive,
     reopen_keeps_data,
     shadow_namespace_is_isolated_and_comparable,
+    promote_replaces_live_with_shadow,
 );

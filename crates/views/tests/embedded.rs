@@ -352,3 +352,46 @@ async fn child_worker_for_multi_process_test() {
         }
     }
 }
+
+/// A store opened before a promotion (another process of the service, in
+/// real life) reads the promoted tables on its next call: SQLite notices the
+/// schema change and re-prepares its cached statements.
+#[tokio::test]
+async fn a_store_opened_before_a_promotion_reads_the_new_copy() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = ViewsConfig::embedded(dir.path());
+    let live = open_store(&config, "svc", TABLES).await.expect("open live");
+    let old_event = Uuid::new_v4();
+    let tx = Transaction::for_event(old_event).put(&ITEMS, "p", "", b"old".to_vec(), Expect::Any);
+    assert_eq!(live.apply(tx).await.expect("apply"), Outcome::Applied);
+    // Warm the statement cache on the live connection.
+    assert!(live.was_processed(old_event).await.expect("processed"));
+    assert!(live.get(ITEMS.name, "p", "").await.expect("get").is_some());
+
+    let shadow_ns = Namespace::shadow("rb").expect("name");
+    let shadow = open_store_in(&config, "svc", &shadow_ns, TABLES)
+        .await
+        .expect("open shadow");
+    let tx = Transaction::new().put(&ITEMS, "p", "", b"new".to_vec(), Expect::Any);
+    assert_eq!(shadow.apply(tx).await.expect("apply"), Outcome::Applied);
+    drop(shadow);
+
+    tributary_views::promote_shadow(&config, "svc", "rb", TABLES)
+        .await
+        .expect("promote");
+    let row = live
+        .get(ITEMS.name, "p", "")
+        .await
+        .expect("get")
+        .expect("row");
+    assert_eq!(row.value, b"new");
+    assert!(!live.was_processed(old_event).await.expect("processed"));
+    let conn = raw(&EmbeddedStore::file_path(dir.path(), "svc"));
+    assert!(
+        table_names(&conn)
+            .iter()
+            .all(|t| !t.starts_with("shadow_rb__")),
+        "no shadow table is left: {:?}",
+        table_names(&conn)
+    );
+}

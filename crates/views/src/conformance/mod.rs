@@ -21,6 +21,7 @@
 
 mod lifecycle;
 mod outbox;
+mod promotion;
 mod rows;
 mod transactions;
 
@@ -34,6 +35,7 @@ pub use self::lifecycle::{
     shadow_namespace_is_isolated_and_comparable,
 };
 pub use self::outbox::{outbox_keeps_order_and_acks, positions_upsert_per_group_and_partition};
+pub use self::promotion::promote_replaces_live_with_shadow;
 pub use self::rows::{
     expectations_and_versions, put_get_and_partition_order, rejects_invalid_input,
     scan_pages_cover_every_row_once,
@@ -45,7 +47,7 @@ pub use self::transactions::{
 use crate::config::ViewsConfig;
 use crate::error::ViewError;
 use crate::model::{Namespace, TableDef};
-use crate::store::{ViewStore, open_store_in};
+use crate::store::{ViewStore, open_store_in, promote_shadow};
 use crate::transaction::OutboxMessage;
 
 /// Opens stores for the cases. Opening the same service and namespace twice
@@ -59,6 +61,15 @@ pub trait StoreFactory: Send + Sync {
         namespace: &Namespace,
         tables: &[TableDef],
     ) -> Result<Arc<dyn ViewStore>, ViewError>;
+
+    /// Promotes shadow `shadow` of `service` to live
+    /// ([`promote_shadow`](crate::promote_shadow)).
+    async fn promote(
+        &self,
+        service: &str,
+        shadow: &str,
+        tables: &[TableDef],
+    ) -> Result<(), ViewError>;
 }
 
 /// A configuration is a factory: it opens stores with [`open_store_in`].
@@ -71,6 +82,15 @@ impl StoreFactory for ViewsConfig {
         tables: &[TableDef],
     ) -> Result<Arc<dyn ViewStore>, ViewError> {
         open_store_in(self, service, namespace, tables).await
+    }
+
+    async fn promote(
+        &self,
+        service: &str,
+        shadow: &str,
+        tables: &[TableDef],
+    ) -> Result<(), ViewError> {
+        promote_shadow(self, service, shadow, tables).await
     }
 }
 
@@ -89,6 +109,7 @@ pub const CASES: &[&str] = &[
     "digest_is_order_independent_and_content_sensitive",
     "reopen_keeps_data",
     "shadow_namespace_is_isolated_and_comparable",
+    "promote_replaces_live_with_shadow",
 ];
 
 /// Runs every case in turn.
@@ -106,6 +127,7 @@ pub async fn run_all(factory: &dyn StoreFactory) {
     digest_is_order_independent_and_content_sensitive(factory).await;
     reopen_keeps_data(factory).await;
     shadow_namespace_is_isolated_and_comparable(factory).await;
+    promote_replaces_live_with_shadow(factory).await;
 }
 
 /// A wide table: many clustering rows per partition.

@@ -20,6 +20,7 @@ mod apply;
 mod config;
 mod headers;
 mod pool;
+mod promote;
 mod read;
 mod schema;
 
@@ -108,6 +109,27 @@ impl EmbeddedStore {
             namespace: namespace.clone(),
             tables: tables.to_vec(),
         })
+    }
+
+    /// Makes shadow copy `shadow` of `service` the live copy, atomically (see
+    /// `promote.rs`): its view tables and processed-event records replace the
+    /// live ones in one SQLite transaction; the live outbox and positions stay.
+    /// The shadow namespace is gone afterwards.
+    pub async fn promote(
+        data_dir: &Path,
+        config: &EmbeddedConfig,
+        service: &str,
+        shadow: &str,
+        tables: &[TableDef],
+    ) -> Result<(), ViewError> {
+        Namespace::shadow(shadow)?;
+        let live = Self::open(data_dir, config, service, &Namespace::Live, tables).await?;
+        let (shadow, tables) = (shadow.to_owned(), tables.to_vec());
+        live.pool
+            .run(move |conn, shared| promote::promote(conn, shared, &shadow, &tables))
+            .await?;
+        tracing::info!(store = %live.describe, "promoted a shadow copy to live");
+        Ok(())
     }
 
     /// The SQLite file of this store.

@@ -95,6 +95,7 @@ mod apply;
 mod config;
 mod error;
 mod outbox;
+mod promote;
 mod read;
 mod schema;
 mod statements;
@@ -146,9 +147,28 @@ impl ScyllaStore {
         tables: &[TableDef],
     ) -> Result<Self, ViewError> {
         validate_tables(tables)?;
-        let keyspace = schema::keyspace_name(config, service, namespace)?;
+        let base = schema::keyspace_name(config, service, &Namespace::Live)?;
+        let session = connect(config, &format!("scylla {} keyspace {base}", config.uri)).await?;
+        // Which keyspace is live depends on the promotion pointer (promote.rs).
+        let active = promote::active_shadow(&session, config, service).await?;
+        let keyspace = match (namespace, active) {
+            (Namespace::Live, None) => base,
+            (Namespace::Live, Some(promoted)) => {
+                schema::keyspace_name(config, service, &Namespace::Shadow(promoted))?
+            }
+            (Namespace::Shadow(name), Some(promoted)) if *name == promoted => {
+                return Err(ViewError::InvalidName {
+                    what: "namespace",
+                    name: name.clone(),
+                    reason: format!(
+                        "shadow `{name}` was promoted and is the live copy of {service}; \
+                         pick another shadow name"
+                    ),
+                });
+            }
+            (Namespace::Shadow(_), _) => schema::keyspace_name(config, service, namespace)?,
+        };
         let location = format!("scylla {} keyspace {keyspace}", config.uri);
-        let session = connect(config, &location).await?;
         schema::migrate(&session, config, &keyspace, tables, &location).await?;
         let serial = match config.serial_consistency {
             SerialConsistencyLevel::Serial => Consistency::Serial,
@@ -165,6 +185,22 @@ impl ScyllaStore {
             namespace: namespace.clone(),
             tables: tables.to_vec(),
         })
+    }
+
+    /// Makes shadow copy `shadow` of `service` the live copy by moving the
+    /// active-namespace pointer (see `promote.rs`), after copying the live
+    /// positions and pending outbox messages into it. Stores opened before
+    /// keep their keyspace: promote only while no process of the service runs.
+    pub async fn promote(
+        config: &ScyllaConfig,
+        service: &str,
+        shadow: &str,
+        tables: &[TableDef],
+    ) -> Result<(), ViewError> {
+        validate_tables(tables)?;
+        let base = schema::keyspace_name(config, service, &Namespace::Live)?;
+        let session = connect(config, &format!("scylla {} keyspace {base}", config.uri)).await?;
+        promote::promote(&session, config, service, shadow, tables).await
     }
 
     /// The keyspace of this store.

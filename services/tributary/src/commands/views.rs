@@ -1,7 +1,9 @@
 //! `tributary views rebuild <service>`: rebuild a service's view from its
 //! topics into a shadow copy and verify it row by row against the live view
-//! (see `ops::rebuild`). The switch to the shadow copy is not offered: the
-//! views crate cannot swap namespaces atomically yet.
+//! (see `ops::rebuild`). With `--switch`, a copy that matches becomes the live
+//! view atomically. The flag is `--switch` rather than `--execute` (the
+//! `groups reset` convention) because a rebuild without it is not a dry run:
+//! it does write the shadow copy; only the switch is opt-in.
 
 use std::path::PathBuf;
 
@@ -12,7 +14,7 @@ use tributary_service::{ServiceDefinition, group_id};
 use super::groups::ConnectArgs;
 use crate::{
     config::{self, PlatformConfig},
-    ops::rebuild::{self, RebuildTarget},
+    ops::rebuild::{self, RebuildOptions, RebuildTarget},
 };
 
 /// Arguments of `tributary views`.
@@ -28,7 +30,8 @@ pub struct ViewsArgs {
 #[derive(Debug, Subcommand)]
 pub enum ViewsCommand {
     /// Rebuild a service's view into a shadow copy and compare it with the
-    /// live one (users, orders, inventory, analytics).
+    /// live one (users, orders, inventory, analytics); with --switch, make a
+    /// matching copy the live view.
     Rebuild {
         service: String,
         /// The platform configuration file (for the views backend and data
@@ -38,6 +41,12 @@ pub enum ViewsCommand {
         /// Shadow namespace name (default: a fresh `rb…`).
         #[arg(long)]
         shadow: Option<String>,
+        /// After a rebuild that matches the live view table for table,
+        /// switch the service to the rebuilt copy atomically. Refused while
+        /// the service's consumer group has active members (stop the
+        /// service first); on any difference the live view is kept.
+        #[arg(long)]
+        switch: bool,
     },
 }
 
@@ -47,6 +56,7 @@ pub async fn run(args: ViewsArgs) -> anyhow::Result<()> {
         service,
         config,
         shadow,
+        switch,
     } = args.command;
     let platform: PlatformConfig = config::load(config.as_deref())?;
     let views = platform.service.views.clone();
@@ -63,21 +73,22 @@ pub async fn run(args: ViewsArgs) -> anyhow::Result<()> {
     let shadow = shadow.unwrap_or_else(rebuild::fresh_shadow_name);
     let cluster = args.connect.cluster()?;
     let codec = args.connect.codec()?;
-    let report = rebuild::rebuild(
-        &cluster,
-        &codec,
-        &views,
-        &target,
-        &shadow,
-        args.connect.json,
-    )
-    .await?;
+    let options = RebuildOptions {
+        shadow,
+        switch,
+        quiet: args.connect.json,
+    };
+    let report = rebuild::rebuild(&cluster, &codec, &views, &target, &options).await?;
     if args.connect.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         println!(
-            "rebuilt {} from {} event(s) into shadow `{}`",
-            report.service, report.events, report.shadow
+            "rebuilt {} from {} event(s) into shadow `{}` in {:.1}s ({:.0} events/s)",
+            report.service,
+            report.events,
+            report.shadow,
+            report.rebuild_seconds,
+            report.events_per_second
         );
         for r in &report.rejected {
             println!("  rejected: {r}");
@@ -95,13 +106,17 @@ pub async fn run(args: ViewsArgs) -> anyhow::Result<()> {
                 println!("    (more differences not listed)");
             }
         }
-        println!(
-            "the live view is unchanged (switching to a shadow copy is not supported by the views store yet)"
-        );
+        if report.switched {
+            println!("switched: {} now uses the rebuilt copy", report.service);
+        } else if switch {
+            println!("the live view is unchanged (the copies differ)");
+        } else {
+            println!("the live view is unchanged; add --switch to make a matching copy live");
+        }
     }
     if !report.matches {
         anyhow::bail!(
-            "the rebuilt {} view differs from the live one",
+            "the rebuilt {} view differs from the live one; the live view was kept",
             report.service
         );
     }
@@ -118,7 +133,8 @@ fn definition(service: &str, c: PlatformConfig) -> anyhow::Result<ServiceDefinit
         "inventory" => tributary_inventory::definition(c.inventory),
         "analytics" => tributary_analytics::definition(c.analytics),
         "payments" | "notifications" => anyhow::bail!(
-            "rebuilding {service} would repeat the external calls its projector makes; not supported"
+            "rebuilding {service} is refused: its projector calls an external system \
+             (payment provider / notification channel), so a rebuild would repeat those calls"
         ),
         other => anyhow::bail!(
             "unknown service `{other}` (rebuildable: users, orders, inventory, analytics)"

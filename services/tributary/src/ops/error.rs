@@ -46,9 +46,14 @@ pub enum OpsError {
         partition: i32,
     },
     #[error(
-        "group `{group}` has {members} active member(s); stop them before resetting its offsets (nothing was changed)"
+        "group `{group}` has {members} active member(s); stop them before {action} (nothing was changed)"
     )]
-    ActiveMembers { group: String, members: usize },
+    ActiveMembers {
+        group: String,
+        members: usize,
+        /// What was refused ("resetting its offsets").
+        action: &'static str,
+    },
     #[error("malformed DLQ record {topic}/{partition}@{offset}: {detail}; nothing was changed")]
     MalformedDlqRecord {
         topic: String,

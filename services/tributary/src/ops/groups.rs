@@ -253,19 +253,25 @@ pub async fn plan_reset(
 
 /// Commits `plan`'s targets, refusing while the group has members.
 pub async fn execute_reset(cluster: &Cluster, plan: &ResetPlan) -> Result<(), OpsError> {
-    ensure_inactive(cluster, &plan.group).await?;
+    ensure_inactive(cluster, &plan.group, "resetting its offsets").await?;
     let offsets: BTreeMap<i32, i64> = plan.rows.iter().map(|r| (r.partition, r.target)).collect();
     cluster.commit(&plan.group, &plan.topic, &offsets).await
 }
 
-/// [`OpsError::ActiveMembers`] when `group` has members.
-pub async fn ensure_inactive(cluster: &Cluster, group: &str) -> Result<(), OpsError> {
+/// [`OpsError::ActiveMembers`] when `group` has members; `action` names
+/// what is refused ("resetting its offsets").
+pub async fn ensure_inactive(
+    cluster: &Cluster,
+    group: &str,
+    action: &'static str,
+) -> Result<(), OpsError> {
     if let Some(info) = find_group(cluster, group).await?
         && !info.members.is_empty()
     {
         return Err(OpsError::ActiveMembers {
             group: group.to_owned(),
             members: info.members.len(),
+            action,
         });
     }
     Ok(())

@@ -1,5 +1,6 @@
 //! `views rebuild`: replay a service's topics from the start of the log into
-//! a fresh shadow copy of its view and compare it with the live copy.
+//! a fresh shadow copy of its view, compare it with the live copy, and — when
+//! asked and only when every table matches — switch the service to it.
 //!
 //! The rebuild reads with plain partition assignment (a throwaway reader,
 //! never a committed group), up to the positions the live view recorded
@@ -10,22 +11,26 @@
 //! Topics are merged by record timestamp (per-key order is kept: one key
 //! lives on one partition).
 //!
-//! Switching the service to the shadow copy needs support in
-//! `tributary-views` (renaming a namespace atomically) that does not exist
-//! yet, so the rebuild verifies and reports, and leaves the live view alone.
+//! The switch is [`promote_shadow`], atomic on both view backends. A running
+//! service has the live store open (and on ScyllaDB keeps the keyspace it
+//! opened), so switching is refused while the service's consumer group has
+//! active members — checked before the rebuild starts and again right before
+//! the switch — and also when the live view moved on while the rebuild ran
+//! (the comparison would no longer be at the same offsets).
 
-use std::sync::Arc;
+use std::{sync::Arc, time::Instant};
 
 use serde::Serialize;
 use tributary_bus::{EventCodec, Received};
 use tributary_service::Projector;
 use tributary_views::{
     CompareOptions, ConsumedPosition, Namespace, RowDifference, TableDef, Transaction, ViewStore,
-    ViewsConfig, compare_tables, open_store, open_store_in,
+    ViewsConfig, compare_tables, open_store, open_store_in, promote_shadow,
 };
 
 use super::{
     Cluster, OpsError,
+    groups::ensure_inactive,
     progress::Progress,
     reader::{PartitionRange, RawRecord, read_ranges},
 };
@@ -62,7 +67,7 @@ pub struct TableReport {
 }
 
 /// The result of a rebuild.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RebuildReport {
     pub service: String,
     pub shadow: String,
@@ -71,20 +76,46 @@ pub struct RebuildReport {
     pub rejected: Vec<String>,
     pub tables: Vec<TableReport>,
     pub matches: bool,
-    /// Always false until the views crate can switch namespaces.
+    /// True only when the service now reads and writes the rebuilt copy.
     pub switched: bool,
+    /// Seconds spent reading, projecting and applying (not verifying).
+    pub rebuild_seconds: f64,
+    /// `events / rebuild_seconds`: the rebuild rate.
+    pub events_per_second: f64,
+    /// Seconds spent comparing the copies.
+    pub verify_seconds: f64,
 }
 
-/// Rebuilds `target`'s view into the shadow namespace `shadow` and compares.
+/// How to run a rebuild.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RebuildOptions {
+    /// The shadow namespace to rebuild into; it must not hold a rebuild yet.
+    pub shadow: String,
+    /// Switch the service to the rebuilt copy when it matches.
+    pub switch: bool,
+    /// No progress output (JSON mode, tests).
+    pub quiet: bool,
+}
+
+/// What a switch refusal says the operator was trying to do.
+const SWITCHING: &str = "switching its view to a rebuilt copy";
+
+/// Rebuilds `target`'s view into a shadow namespace, compares, and switches
+/// when `options.switch` is set and every table matches.
 pub async fn rebuild(
     cluster: &Cluster,
     codec: &EventCodec,
     views: &ViewsConfig,
     target: &RebuildTarget,
-    shadow: &str,
-    quiet: bool,
+    options: &RebuildOptions,
 ) -> Result<RebuildReport, OpsError> {
     let store_err = |e: tributary_views::ViewError| OpsError::InvalidArgument(e.to_string());
+    let shadow = options.shadow.as_str();
+    let namespace = Namespace::shadow(shadow).map_err(store_err)?;
+    if options.switch {
+        // Refuse before doing any work: the switch could not happen anyway.
+        ensure_inactive(cluster, &target.group, SWITCHING).await?;
+    }
     let live = open_store(views, target.service, &target.tables)
         .await
         .map_err(store_err)?;
@@ -95,10 +126,21 @@ pub async fn rebuild(
             target.service, target.group
         )));
     }
-    let namespace = Namespace::shadow(shadow).map_err(store_err)?;
     let rebuilt = open_store_in(views, target.service, &namespace, &target.tables)
         .await
         .map_err(store_err)?;
+    if !rebuilt
+        .positions(&target.group)
+        .await
+        .map_err(store_err)?
+        .is_empty()
+    {
+        return Err(OpsError::InvalidArgument(format!(
+            "shadow `{shadow}` of {} already holds a rebuild; pick another --shadow name",
+            target.service
+        )));
+    }
+    let started = Instant::now();
 
     // Per topic: [low, live position) on every partition.
     let mut readers = Vec::new();
@@ -124,7 +166,7 @@ pub async fn rebuild(
         readers.push(read_ranges(cluster.bootstrap(), topic, &ranges));
     }
 
-    let mut progress = Progress::new(&format!("rebuild {}", target.service), total, quiet);
+    let mut progress = Progress::new(&format!("rebuild {}", target.service), total, options.quiet);
     let mut heads: Vec<Option<RawRecord>> = Vec::with_capacity(readers.len());
     for rx in &mut readers {
         heads.push(rx.recv().await.transpose()?);
@@ -145,7 +187,9 @@ pub async fn rebuild(
         }
     }
     progress.finish();
+    let rebuild_seconds = started.elapsed().as_secs_f64();
 
+    let verify_started = Instant::now();
     let mut tables = Vec::new();
     for table in &target.tables {
         let c = compare_tables(
@@ -165,15 +209,49 @@ pub async fn rebuild(
             truncated: c.truncated,
         });
     }
+    let verify_seconds = verify_started.elapsed().as_secs_f64();
+    let matches = tables.iter().all(|t| t.matches);
+    drop(rebuilt);
+    let switched = if options.switch && matches {
+        ensure_inactive(cluster, &target.group, SWITCHING).await?;
+        let now = live.positions(&target.group).await.map_err(store_err)?;
+        if now != positions {
+            return Err(OpsError::InvalidArgument(format!(
+                "the live {} view consumed more events while the rebuild ran, so the copies \
+                 were not compared at the same offsets; nothing was switched (stop the \
+                 service and rebuild again)",
+                target.service
+            )));
+        }
+        drop(live);
+        promote_shadow(views, target.service, shadow, &target.tables)
+            .await
+            .map_err(store_err)?;
+        true
+    } else {
+        false
+    };
     Ok(RebuildReport {
         service: target.service.to_owned(),
         shadow: shadow.to_owned(),
         events,
-        matches: tables.iter().all(|t| t.matches),
+        matches,
         rejected,
         tables,
-        switched: false,
+        switched,
+        rebuild_seconds,
+        events_per_second: rate(events, rebuild_seconds),
+        verify_seconds,
     })
+}
+
+/// Events per second, 0 for an empty or instant run.
+fn rate(events: u64, seconds: f64) -> f64 {
+    if seconds > 0.0 {
+        events as f64 / seconds
+    } else {
+        0.0
+    }
 }
 
 /// Projects one record and applies its writes (never its emits) with the
