@@ -17,8 +17,11 @@
 //!   `StreamConsumer` draining the same backlog.
 //! - [`codec`]: Avro (apache-avro, serde_avro_fast) vs serde_json per event type.
 //! - [`rss`]: peak RSS of one consumer process draining a large backlog.
+//! - [`compare`]: Kafka (tansu) against RabbitMQ, throughput, latency and
+//!   behaviour, written to `docs/comparison.md`.
 
 pub mod codec;
+pub mod compare;
 pub mod consume;
 mod cpu;
 mod env;

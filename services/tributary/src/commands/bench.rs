@@ -2,18 +2,19 @@
 //! and `docs/benchmarks.md`). Each prints a Markdown table, or JSON with
 //! `--json`.
 
-use std::time::Duration;
+use std::{path::PathBuf, time::Duration};
 
 use anyhow::Context as _;
 use clap::{Args, Subcommand};
 use serde::Serialize;
 
 use crate::bench::{
-    self, BenchEnv, EnvOptions, Payload,
+    self, BenchEnv, BenchError, EnvOptions, Payload, Table,
     codec::CodecOptions,
-    consume::ConsumeOptions,
-    produce::ProduceOptions,
-    rss::{ChildOptions, RssOptions, Variant},
+    compare::{CompareOptions, CompareReport, QueueKind},
+    consume::{ConsumeOptions, ConsumeReport},
+    produce::{ProduceOptions, ProduceReport},
+    rss::{ChildOptions, RssOptions, RssReport, Variant},
 };
 
 /// Arguments of `tributary bench`.
@@ -123,6 +124,9 @@ pub enum BenchCommand {
         #[arg(long)]
         payload_minimal: bool,
     },
+    /// Kafka (tansu) vs RabbitMQ: throughput, latency at fixed rates,
+    /// fanout, and behaviour (replay, per-key ordering, crash redelivery).
+    Compare(CompareArgs),
     /// The consumer process `bench rss` measures (internal).
     #[command(hide = true)]
     RssConsumer {
@@ -140,6 +144,78 @@ pub enum BenchCommand {
         #[arg(long, default_value = "30m", value_parser = humantime::parse_duration)]
         timeout: Duration,
     },
+}
+
+/// Arguments of `tributary bench compare`. The defaults finish in a few
+/// minutes on two cores in a release build.
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    #[command(flatten)]
+    pub target: Target,
+    /// RabbitMQ to compare against.
+    #[arg(long, default_value = "amqp://guest:guest@127.0.0.1:5672/%2f")]
+    pub amqp_url: String,
+    /// Consumers per Kafka group and per RabbitMQ queue.
+    #[arg(long, default_value_t = 2)]
+    pub consumers: usize,
+    /// Partitions of each Kafka topic.
+    #[arg(long, default_value_t = 12)]
+    pub partitions: i32,
+    /// RabbitMQ prefetch per consumer.
+    #[arg(long, default_value_t = 100)]
+    pub prefetch: u16,
+    /// Offered rates of the latency points, events/s, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "500,2000,5000")]
+    pub rates: Vec<u64>,
+    /// How long each latency point sends.
+    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
+    pub point_duration: Duration,
+    /// How long a point may take to drain after its last send.
+    #[arg(long, default_value = "20s", value_parser = humantime::parse_duration)]
+    pub drain_timeout: Duration,
+    /// Events of the saturation point of each series.
+    #[arg(long, default_value_t = 20_000)]
+    pub saturation_events: u64,
+    /// Unconfirmed publishes in flight at saturation.
+    #[arg(long, default_value_t = 1_000)]
+    pub in_flight: usize,
+    /// Events of each behaviour run (replay, ordering, crash).
+    #[arg(long, default_value_t = 1_000)]
+    pub behaviour_events: u64,
+    /// Distinct order keys the events cycle over.
+    /// (Odd by default: with an even count and two consumers taking turns,
+    /// every key would land on one consumer.)
+    #[arg(long, default_value_t = 63)]
+    pub keys: usize,
+    /// How long a behaviour reader waits for one more message before it
+    /// concludes there are no more.
+    #[arg(long, default_value = "2s", value_parser = humantime::parse_duration)]
+    pub settle: Duration,
+    /// RabbitMQ queue types in the throughput and latency series:
+    /// `classic-v2`, `quorum`; comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "classic-v2,quorum", value_parser = parse_queue_kind)]
+    pub queue_types: Vec<QueueKind>,
+    /// Minimal orders (one line) instead of realistic ones.
+    #[arg(long)]
+    pub payload_minimal: bool,
+    /// Write the Markdown here and the plot next to it (`.svg`); without
+    /// it the Markdown goes to standard output.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// A sentence about the machine added to the report (e.g. that it was
+    /// shared with other work during the run).
+    #[arg(long)]
+    pub machine_note: Option<String>,
+}
+
+fn parse_queue_kind(text: &str) -> Result<QueueKind, String> {
+    match text {
+        "classic-v2" | "classic" => Ok(QueueKind::ClassicV2),
+        "quorum" => Ok(QueueKind::Quorum),
+        other => Err(format!(
+            "unknown queue type `{other}` (expected classic-v2 or quorum)"
+        )),
+    }
 }
 
 fn payload(realistic: bool) -> Payload {
@@ -170,12 +246,10 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
                 payload: payload(payload_realistic),
                 warmup,
             };
-            with_env(&target, |env| async move {
-                let report = bench::produce::run(&env, &options).await;
-                (env, report)
+            measure(&target, async |env| {
+                bench::produce::run(env, &options).await
             })
             .await
-            .map(|r| print(target.json, &r, || r.table().to_string(), &r.environment))
         }
         BenchCommand::Consume {
             target,
@@ -190,12 +264,10 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
                 rounds,
                 payload: payload(payload_realistic),
             };
-            with_env(&target, |env| async move {
-                let report = bench::consume::run(&env, &options).await;
-                (env, report)
+            measure(&target, async |env| {
+                bench::consume::run(env, &options).await
             })
             .await
-            .map(|r| print(target.json, &r, || r.table().to_string(), &r.environment))
         }
         BenchCommand::Codec {
             events,
@@ -231,13 +303,9 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
                     .collect::<Result<_, _>>()?,
                 child_timeout,
             };
-            with_env(&target, |env| async move {
-                let report = bench::rss::run(&env, &options).await;
-                (env, report)
-            })
-            .await
-            .map(|r| print(target.json, &r, || r.table().to_string(), &r.environment))
+            measure(&target, async |env| bench::rss::run(env, &options).await).await
         }
+        BenchCommand::Compare(args) => compare(args).await,
         BenchCommand::RssConsumer {
             bootstrap,
             registry,
@@ -264,13 +332,61 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     }
 }
 
+/// What the broker benchmarks report: a table and what it ran against.
+trait Report: Serialize {
+    fn table(&self) -> Table;
+    fn environment(&self) -> &str;
+}
+
+impl Report for ProduceReport {
+    fn table(&self) -> Table {
+        ProduceReport::table(self)
+    }
+    fn environment(&self) -> &str {
+        &self.environment
+    }
+}
+
+impl Report for ConsumeReport {
+    fn table(&self) -> Table {
+        ConsumeReport::table(self)
+    }
+    fn environment(&self) -> &str {
+        &self.environment
+    }
+}
+
+impl Report for RssReport {
+    fn table(&self) -> Table {
+        RssReport::table(self)
+    }
+    fn environment(&self) -> &str {
+        &self.environment
+    }
+}
+
+/// The shared runner of the broker benchmarks: start the environment, run
+/// `body`, stop the environment whatever the outcome, print the report.
+async fn measure<R: Report>(
+    target: &Target,
+    body: impl AsyncFnOnce(&BenchEnv) -> Result<R, BenchError>,
+) -> anyhow::Result<()> {
+    let report = with_env(target, body).await?;
+    print(
+        target.json,
+        &report,
+        || report.table().to_string(),
+        report.environment(),
+    );
+    Ok(())
+}
+
 /// Starts the environment, runs `body`, and stops the environment whatever
 /// the outcome.
-async fn with_env<F, Fut, T>(target: &Target, body: F) -> anyhow::Result<T>
-where
-    F: FnOnce(BenchEnv) -> Fut,
-    Fut: std::future::Future<Output = (BenchEnv, Result<T, bench::BenchError>)>,
-{
+async fn with_env<T>(
+    target: &Target,
+    body: impl AsyncFnOnce(&BenchEnv) -> Result<T, BenchError>,
+) -> anyhow::Result<T> {
     let librdkafka = target
         .librdkafka
         .iter()
@@ -284,9 +400,64 @@ where
     .await
     .context("starting the benchmark environment")?;
     tracing::info!(environment = %env.describe(), "benchmark environment ready");
-    let (env, outcome) = body(env).await;
+    let outcome = body(&env).await;
     env.stop().await;
     Ok(outcome?)
+}
+
+/// `bench compare`: runs everything, then writes or prints the document.
+async fn compare(args: CompareArgs) -> anyhow::Result<()> {
+    let options = CompareOptions {
+        amqp_url: args.amqp_url,
+        consumers: args.consumers,
+        partitions: args.partitions,
+        prefetch: args.prefetch,
+        rates: args.rates,
+        point_duration: args.point_duration,
+        drain_timeout: args.drain_timeout,
+        saturation_events: args.saturation_events,
+        in_flight: args.in_flight,
+        behaviour_events: args.behaviour_events,
+        keys: args.keys,
+        settle: args.settle,
+        payload: payload(!args.payload_minimal),
+        queue_kinds: args.queue_types,
+    };
+    let command = command_line();
+    let mut report: CompareReport = with_env(&args.target, async |env| {
+        bench::compare::run(env, &options, command).await
+    })
+    .await?;
+    if let Some(note) = args.machine_note {
+        report.machine = format!("{}. {note}", report.machine);
+    }
+    if args.target.json {
+        print(true, &report, String::new, "");
+        return Ok(());
+    }
+    match args.out {
+        Some(out) => {
+            let svg = bench::compare::write(&report, &out)
+                .with_context(|| format!("writing the report to {}", out.display()))?;
+            println!("Wrote {} and {}.", out.display(), svg.display());
+        }
+        None => println!("{}", bench::compare::markdown(&report, "comparison.svg")),
+    }
+    Ok(())
+}
+
+/// The command as typed, program name shortened to `tributary`.
+fn command_line() -> String {
+    let mut words: Vec<String> = std::env::args().collect();
+    if let Some(first) = words.first_mut() {
+        let shown = if first.ends_with("/release/tributary") {
+            "target/release/tributary"
+        } else {
+            "tributary"
+        };
+        *first = shown.to_owned();
+    }
+    words.join(" ")
 }
 
 /// Prints the report as JSON, or as a table with what it ran against.

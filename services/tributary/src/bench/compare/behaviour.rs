@@ -1,0 +1,486 @@
+//! Where the two brokers behave differently, shown by runs and counted:
+//! replay of consumed events, per-key ordering under competing consumers,
+//! and what a consumer that dies without acknowledging gets redelivered.
+
+use std::collections::HashSet;
+
+use serde::Serialize;
+
+use super::{
+    Context,
+    kafka::{self, KafkaRig},
+    ordering::{OrderingCount, out_of_order_pairs},
+    pace::Pace,
+    rabbit::{self, QueueKind, RabbitRig},
+    rig::{AckPolicy, Read, RigSpec, Work},
+    series::point,
+};
+use crate::bench::{BenchError, env::unique_name};
+
+/// Replaying events that were already consumed and acknowledged.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ReplayResult {
+    pub broker: String,
+    pub published: u64,
+    /// Processed and acknowledged by the first consumers.
+    pub consumed_first: u64,
+    /// RabbitMQ: messages still in the queue afterwards (passive declare).
+    pub left_in_queue: Option<u32>,
+    /// What a second reader got: Kafka a new group from the earliest offset,
+    /// RabbitMQ a new consumer on the same queue.
+    pub read_again: u64,
+    pub how: String,
+}
+
+/// Per-key ordering with several competing consumers.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct OrderingResult {
+    pub broker: String,
+    pub consumers: usize,
+    pub count: OrderingCount,
+}
+
+/// A consumer that dies part-way without acknowledging.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CrashResult {
+    pub broker: String,
+    pub published: u64,
+    /// Processed by the consumer before it died.
+    pub processed_before_crash: u64,
+    /// Acknowledged (RabbitMQ) or committed (Kafka) before it died.
+    pub acknowledged_before_crash: u64,
+    /// Delivered to the replacement consumer.
+    pub delivered_after: u64,
+    /// Of those, already processed by the dead consumer (processed twice).
+    pub processed_twice: u64,
+    /// Deliveries RabbitMQ flagged `redelivered` (Kafka has no such flag).
+    pub flagged_redelivered: Option<u64>,
+    /// Published but never processed by either consumer.
+    pub never_processed: u64,
+}
+
+/// The three behaviours on Kafka and on RabbitMQ (classic v2 queues).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BehaviourReport {
+    pub replay: Vec<ReplayResult>,
+    pub ordering: Vec<OrderingResult>,
+    pub crash: Vec<CrashResult>,
+    /// Events per behaviour run.
+    pub events: u64,
+    /// The crash policy: acknowledge every `ack_every`, die after `die_after`.
+    pub ack_every: u64,
+    pub die_after: u64,
+    /// How long a reader waited for one more message.
+    pub settle_secs: f64,
+}
+
+/// Acknowledge every this many messages in the crash run…
+const ACK_EVERY: u64 = 100;
+/// …and die after processing this many: half-way between two
+/// acknowledgements, about a quarter into the events.
+fn die_after(events: u64) -> u64 {
+    ACK_EVERY * (events / (ACK_EVERY * 4)) + ACK_EVERY / 2
+}
+
+pub(crate) async fn run(ctx: &mut Context<'_>) -> Result<BehaviourReport, BenchError> {
+    let events = ctx.options.behaviour_events.max(1);
+    let replay = vec![
+        kafka_replay(ctx, events).await?,
+        rabbit_replay(ctx, events).await?,
+    ];
+    let ordering = vec![
+        kafka_ordering(ctx, events).await?,
+        rabbit_ordering(ctx, events).await?,
+    ];
+    let crash = vec![
+        kafka_crash(ctx, events).await?,
+        rabbit_crash(ctx, events).await?,
+    ];
+    Ok(BehaviourReport {
+        replay,
+        ordering,
+        crash,
+        events,
+        ack_every: ACK_EVERY,
+        die_after: die_after(events),
+        settle_secs: ctx.options.settle.as_secs_f64(),
+    })
+}
+
+fn saturate(ctx: &Context<'_>, events: u64) -> Pace {
+    Pace::Saturate {
+        events,
+        in_flight: ctx.options.in_flight,
+    }
+}
+
+async fn kafka_replay(ctx: &mut Context<'_>, events: u64) -> Result<ReplayResult, BenchError> {
+    let spec = RigSpec {
+        groups: 1,
+        consumers: ctx.options.consumers,
+        work: Work::Nothing,
+    };
+    let rig = KafkaRig::start(ctx.env, ctx.options.partitions, spec, &ctx.collector).await?;
+    let id = ctx.next_point();
+    let outcome = async {
+        let (first, _) = point(
+            &rig,
+            saturate(ctx, events),
+            id,
+            1,
+            &ctx.pool,
+            &ctx.collector,
+            ctx.options.drain_timeout,
+        )
+        .await?;
+        let again = kafka::read_group(
+            rig.config(),
+            rig.topic(),
+            &unique_name("bench-compare-replay"),
+            id,
+            events,
+            AckPolicy::Each,
+            ctx.options.settle,
+        )
+        .await?;
+        Ok(ReplayResult {
+            broker: "Kafka (tansu)".to_owned(),
+            published: first.sent,
+            consumed_first: first.delivered,
+            left_in_queue: None,
+            read_again: again.len() as u64,
+            how: "a new consumer group, auto.offset.reset=earliest".to_owned(),
+        })
+    }
+    .await;
+    rig.stop().await;
+    outcome
+}
+
+async fn rabbit_replay(ctx: &mut Context<'_>, events: u64) -> Result<ReplayResult, BenchError> {
+    let spec = RigSpec {
+        groups: 1,
+        consumers: ctx.options.consumers,
+        work: Work::Nothing,
+    };
+    let mut rig = RabbitRig::start(
+        &ctx.options.amqp_url,
+        QueueKind::ClassicV2,
+        spec,
+        ctx.options.prefetch,
+        &ctx.collector,
+    )
+    .await?;
+    let id = ctx.next_point();
+    let outcome = async {
+        let (first, _) = point(
+            &rig,
+            saturate(ctx, events),
+            id,
+            1,
+            &ctx.pool,
+            &ctx.collector,
+            ctx.options.drain_timeout,
+        )
+        .await?;
+        rig.stop_consumers().await;
+        let left = rabbit::ready_messages(rig.publishing(), rig.queue()).await?;
+        let again = rabbit::read_queue(
+            &ctx.options.amqp_url,
+            rig.queue(),
+            id,
+            events,
+            AckPolicy::Each,
+            ctx.options.prefetch,
+            ctx.options.settle,
+        )
+        .await?;
+        Ok(ReplayResult {
+            broker: "RabbitMQ (classic v2)".to_owned(),
+            published: first.sent,
+            consumed_first: first.delivered,
+            left_in_queue: Some(left),
+            read_again: again.len() as u64,
+            how: format!(
+                "a new consumer on the same queue, waited {:?}",
+                ctx.options.settle
+            ),
+        })
+    }
+    .await;
+    rig.stop().await;
+    outcome
+}
+
+/// Ordering runs publish everything at once: both consumers then hold a
+/// full prefetch window and work through it at their own pace, which is
+/// when competing consumers overtake each other.
+fn ordering_pace(ctx: &Context<'_>, events: u64) -> Pace {
+    saturate(ctx, events)
+}
+
+fn ordering_spec(ctx: &Context<'_>) -> RigSpec {
+    RigSpec {
+        groups: 1,
+        consumers: ctx.options.consumers,
+        work: Work::Varied,
+    }
+}
+
+async fn kafka_ordering(ctx: &mut Context<'_>, events: u64) -> Result<OrderingResult, BenchError> {
+    let rig = KafkaRig::start(
+        ctx.env,
+        ctx.options.partitions,
+        ordering_spec(ctx),
+        &ctx.collector,
+    )
+    .await?;
+    let id = ctx.next_point();
+    let outcome = point(
+        &rig,
+        ordering_pace(ctx, events),
+        id,
+        1,
+        &ctx.pool,
+        &ctx.collector,
+        ctx.options.drain_timeout,
+    )
+    .await;
+    rig.stop().await;
+    let (_, arrivals) = outcome?;
+    Ok(OrderingResult {
+        broker: "Kafka (tansu)".to_owned(),
+        consumers: ctx.options.consumers,
+        count: out_of_order_pairs(arrivals.iter().map(|a| (a.stamp.key, a.stamp.key_seq))),
+    })
+}
+
+async fn rabbit_ordering(ctx: &mut Context<'_>, events: u64) -> Result<OrderingResult, BenchError> {
+    let rig = RabbitRig::start(
+        &ctx.options.amqp_url,
+        QueueKind::ClassicV2,
+        ordering_spec(ctx),
+        ctx.options.prefetch,
+        &ctx.collector,
+    )
+    .await?;
+    let id = ctx.next_point();
+    let outcome = point(
+        &rig,
+        ordering_pace(ctx, events),
+        id,
+        1,
+        &ctx.pool,
+        &ctx.collector,
+        ctx.options.drain_timeout,
+    )
+    .await;
+    rig.stop().await;
+    let (_, arrivals) = outcome?;
+    Ok(OrderingResult {
+        broker: "RabbitMQ (classic v2)".to_owned(),
+        consumers: ctx.options.consumers,
+        count: out_of_order_pairs(arrivals.iter().map(|a| (a.stamp.key, a.stamp.key_seq))),
+    })
+}
+
+fn crash_policy(events: u64) -> AckPolicy {
+    AckPolicy::BatchThenDie {
+        every: ACK_EVERY,
+        die_after: die_after(events),
+    }
+}
+
+/// Counts what the replacement got against what the dead consumer did.
+pub(crate) fn crash_counts(
+    broker: &str,
+    published: u64,
+    before: &[Read],
+    after: &[Read],
+    ack_every: u64,
+    rabbit: bool,
+) -> CrashResult {
+    let processed: HashSet<u64> = before.iter().map(|r| r.stamp.seq).collect();
+    let seen: HashSet<u64> = processed
+        .iter()
+        .copied()
+        .chain(after.iter().map(|r| r.stamp.seq))
+        .collect();
+    let n = before.len() as u64;
+    CrashResult {
+        broker: broker.to_owned(),
+        published,
+        processed_before_crash: n,
+        acknowledged_before_crash: n
+            .saturating_sub(1)
+            .checked_div(ack_every)
+            .map_or(0, |batches| batches * ack_every),
+        delivered_after: after.len() as u64,
+        processed_twice: after
+            .iter()
+            .filter(|r| processed.contains(&r.stamp.seq))
+            .count() as u64,
+        flagged_redelivered: rabbit.then(|| after.iter().filter(|r| r.redelivered).count() as u64),
+        never_processed: (0..published).filter(|seq| !seen.contains(seq)).count() as u64,
+    }
+}
+
+async fn kafka_crash(ctx: &mut Context<'_>, events: u64) -> Result<CrashResult, BenchError> {
+    let spec = RigSpec {
+        groups: 1,
+        consumers: 0,
+        work: Work::Nothing,
+    };
+    let rig = KafkaRig::start(ctx.env, ctx.options.partitions, spec, &ctx.collector).await?;
+    let id = ctx.next_point();
+    let outcome = async {
+        let (sent, _) = point(
+            &rig,
+            saturate(ctx, events),
+            id,
+            0,
+            &ctx.pool,
+            &ctx.collector,
+            ctx.options.drain_timeout,
+        )
+        .await?;
+        let group = unique_name("bench-compare-crash");
+        let before = kafka::read_group(
+            rig.config(),
+            rig.topic(),
+            &group,
+            id,
+            events,
+            crash_policy(events),
+            ctx.options.settle,
+        )
+        .await?;
+        let after = kafka::read_group(
+            rig.config(),
+            rig.topic(),
+            &group,
+            id,
+            events,
+            AckPolicy::Each,
+            ctx.options.settle,
+        )
+        .await?;
+        Ok(crash_counts(
+            "Kafka (tansu)",
+            sent.sent,
+            &before,
+            &after,
+            ACK_EVERY,
+            false,
+        ))
+    }
+    .await;
+    rig.stop().await;
+    outcome
+}
+
+async fn rabbit_crash(ctx: &mut Context<'_>, events: u64) -> Result<CrashResult, BenchError> {
+    let spec = RigSpec {
+        groups: 1,
+        consumers: 0,
+        work: Work::Nothing,
+    };
+    let rig = RabbitRig::start(
+        &ctx.options.amqp_url,
+        QueueKind::ClassicV2,
+        spec,
+        ctx.options.prefetch,
+        &ctx.collector,
+    )
+    .await?;
+    let id = ctx.next_point();
+    let outcome = async {
+        let (sent, _) = point(
+            &rig,
+            saturate(ctx, events),
+            id,
+            0,
+            &ctx.pool,
+            &ctx.collector,
+            ctx.options.drain_timeout,
+        )
+        .await?;
+        let url = &ctx.options.amqp_url;
+        let prefetch = ctx.options.prefetch;
+        let before = rabbit::read_queue(
+            url,
+            rig.queue(),
+            id,
+            events,
+            crash_policy(events),
+            prefetch,
+            ctx.options.settle,
+        )
+        .await?;
+        let after = rabbit::read_queue(
+            url,
+            rig.queue(),
+            id,
+            events,
+            AckPolicy::Each,
+            prefetch,
+            ctx.options.settle,
+        )
+        .await?;
+        Ok(crash_counts(
+            "RabbitMQ (classic v2)",
+            sent.sent,
+            &before,
+            &after,
+            ACK_EVERY,
+            true,
+        ))
+    }
+    .await;
+    rig.stop().await;
+    outcome
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bench::compare::stamp::Stamp;
+
+    fn read(seq: u64, redelivered: bool) -> Read {
+        Read {
+            stamp: Stamp {
+                point: 0,
+                seq,
+                key: 0,
+                key_seq: seq,
+                scheduled_us: 0,
+            },
+            redelivered,
+        }
+    }
+
+    #[test]
+    fn counts_duplicates_redeliveries_and_losses() {
+        // 10 published; the first consumer processed 0-6 and had acked 0-4.
+        let before: Vec<Read> = (0..7).map(|s| read(s, false)).collect();
+        // The replacement got 5-8 again (5, 6 processed twice), 9 never came.
+        let after: Vec<Read> = (5..9).map(|s| read(s, s < 8)).collect();
+        let counts = crash_counts("x", 10, &before, &after, 5, true);
+        assert_eq!(counts.processed_before_crash, 7);
+        assert_eq!(counts.acknowledged_before_crash, 5);
+        assert_eq!(counts.delivered_after, 4);
+        assert_eq!(counts.processed_twice, 2);
+        assert_eq!(counts.flagged_redelivered, Some(3));
+        assert_eq!(counts.never_processed, 1);
+        assert_eq!(
+            crash_counts("k", 10, &before, &after, 5, false).flagged_redelivered,
+            None
+        );
+    }
+
+    #[test]
+    fn the_crash_falls_between_two_acknowledgements() {
+        assert_eq!(die_after(1_000), 250);
+        assert_eq!(die_after(0), 50);
+    }
+}
