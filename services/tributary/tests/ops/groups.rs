@@ -294,3 +294,65 @@ async fn bad_targets_unknown_names_and_active_groups_are_refused() {
     assert!(stderr.contains("active member"), "{stderr}");
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
 }
+
+/// `--by-duration D` resets to the first event at or after now − D. The
+/// records are ten seconds apart, so the cut falls mid-gap however long the
+/// test takes to get from producing to planning (up to five seconds).
+#[tokio::test]
+async fn a_reset_by_duration_targets_the_events_of_the_last_d() {
+    let app = TestApp::start().await;
+    let topic = app.topic(&unique_name("reset-by-duration"), 2).await;
+    let group = unique_name("g");
+    let base = now_ms() - 100_000;
+    for i in 0..10 {
+        app.produce(
+            &topic,
+            i % 2,
+            &format!("k{i}"),
+            b"x",
+            &[],
+            Some(base + i64::from(i) * 10_000),
+        )
+        .await;
+    }
+
+    // The group has consumed everything.
+    let latest = plan_reset(
+        &app.cluster,
+        &group,
+        &topic,
+        ResetTarget::Latest,
+        None,
+        true,
+    )
+    .await
+    .expect("plan latest");
+    execute_reset(&app.cluster, &latest)
+        .await
+        .expect("commit latest");
+
+    // Now − 55 s is between the records at base + 40 s and base + 50 s:
+    // records 5..9 remain, p1 has 5, 7, 9 (offsets 2..4), p0 has 6, 8 (3..4).
+    let (ok, stdout, stderr) = app
+        .cli(&[
+            "groups",
+            "reset",
+            &group,
+            "--topic",
+            &topic,
+            "--by-duration",
+            "55s",
+            "--execute",
+        ])
+        .await;
+    assert!(ok, "{stderr}");
+    assert!(!stdout.contains("dry run"), "{stdout}");
+    assert_eq!(
+        app.committed(&group, &topic)
+            .await
+            .into_values()
+            .collect::<Vec<_>>(),
+        vec![Some(3), Some(2)],
+        "{stdout}"
+    );
+}
