@@ -295,11 +295,12 @@ async fn bad_targets_unknown_names_and_active_groups_are_refused() {
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
 }
 
-/// `--by-duration D` resets to the first event at or after now − D. The
+/// `--by-duration D` resets to the first event at or after now − D, and
+/// `replay --to-group` points the group at a range's start. The
 /// records are ten seconds apart, so the cut falls mid-gap however long the
 /// test takes to get from producing to planning (up to five seconds).
 #[tokio::test]
-async fn a_reset_by_duration_targets_the_events_of_the_last_d() {
+async fn a_reset_by_duration_and_a_replay_into_the_group_move_it_exactly() {
     let app = TestApp::start().await;
     let topic = app.topic(&unique_name("reset-by-duration"), 2).await;
     let group = unique_name("g");
@@ -355,4 +356,59 @@ async fn a_reset_by_duration_targets_the_events_of_the_last_d() {
         vec![Some(3), Some(2)],
         "{stdout}"
     );
+
+    // `replay --to-group` re-drives a time range through the same group:
+    // from base + 70 s, p0 has record 8 (offset 4), p1 has 7 and 9 (3..4).
+    let from = format_ms(base + 70_000);
+    let (ok, stdout, stderr) = app
+        .cli(&[
+            "replay",
+            "--topic",
+            &topic,
+            "--from-time",
+            &from,
+            "--to-group",
+            &group,
+        ])
+        .await;
+    assert!(ok, "{stderr}");
+    assert_eq!(
+        app.committed(&group, &topic)
+            .await
+            .into_values()
+            .collect::<Vec<_>>(),
+        vec![Some(3), Some(2)],
+        "without --execute the plan is only printed: {stdout}"
+    );
+    let (ok, stdout, stderr) = app
+        .cli(&[
+            "replay",
+            "--topic",
+            &topic,
+            "--from-time",
+            &from,
+            "--to-group",
+            &group,
+            "--execute",
+        ])
+        .await;
+    assert!(ok, "{stderr}");
+    assert_eq!(
+        app.committed(&group, &topic)
+            .await
+            .into_values()
+            .collect::<Vec<_>>(),
+        vec![Some(4), Some(3)],
+        "{stdout}"
+    );
+    let seen = app
+        .consume_as_group(&group, &topic, |seen: &[Seen]| {
+            [0, 1]
+                .iter()
+                .all(|p| seen.iter().any(|s| s.partition == *p && s.offset == 4))
+        })
+        .await;
+    let mut times: Vec<i64> = seen.iter().map(|s| s.timestamp_ms - base).collect();
+    times.sort_unstable();
+    assert_eq!(times, vec![70_000, 80_000, 90_000]);
 }
