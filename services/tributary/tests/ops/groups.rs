@@ -30,6 +30,17 @@ async fn ten_records(app: &TestApp, topic: &str) -> i64 {
     base
 }
 
+/// Commits `group` at the end of every partition of `topic`, as if it had
+/// consumed everything.
+async fn commit_latest(app: &TestApp, group: &str, topic: &str) {
+    let latest = plan_reset(&app.cluster, group, topic, ResetTarget::Latest, None, true)
+        .await
+        .expect("plan latest");
+    execute_reset(&app.cluster, &latest)
+        .await
+        .expect("commit latest");
+}
+
 #[tokio::test]
 async fn dry_run_changes_nothing_and_a_datetime_reset_reconsumes_exactly_the_tail() {
     let app = TestApp::start().await;
@@ -38,19 +49,7 @@ async fn dry_run_changes_nothing_and_a_datetime_reset_reconsumes_exactly_the_tai
     let base = ten_records(&app, &topic).await;
 
     // The group has consumed everything.
-    let latest = plan_reset(
-        &app.cluster,
-        &group,
-        &topic,
-        ResetTarget::Latest,
-        None,
-        true,
-    )
-    .await
-    .expect("plan latest");
-    execute_reset(&app.cluster, &latest)
-        .await
-        .expect("commit latest");
+    commit_latest(&app, &group, &topic).await;
     let before = app.committed(&group, &topic).await;
     assert_eq!(
         before.values().copied().collect::<Vec<_>>(),
@@ -318,19 +317,7 @@ async fn a_reset_by_duration_and_a_replay_into_the_group_move_it_exactly() {
     }
 
     // The group has consumed everything.
-    let latest = plan_reset(
-        &app.cluster,
-        &group,
-        &topic,
-        ResetTarget::Latest,
-        None,
-        true,
-    )
-    .await
-    .expect("plan latest");
-    execute_reset(&app.cluster, &latest)
-        .await
-        .expect("commit latest");
+    commit_latest(&app, &group, &topic).await;
 
     // Now − 55 s is between the records at base + 40 s and base + 50 s:
     // records 5..9 remain, p1 has 5, 7, 9 (offsets 2..4), p0 has 6, 8 (3..4).
