@@ -3,6 +3,12 @@
 //! - [`init_tracing`] installs `tracing` with an `RUST_LOG` filter, text or
 //!   JSON output, and an OpenTelemetry layer so every span carries a W3C trace
 //!   id that [`inject`] and [`extract`] carry through message headers.
+//! - When the standard OpenTelemetry variables name a collector
+//!   (`OTEL_EXPORTER_OTLP_ENDPOINT` or `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`),
+//!   those spans are exported over OTLP/HTTP by a batch span processor; see
+//!   [`OtlpConfig::from_lookup`] for every variable. Unset, nothing is
+//!   exported and nothing per span is added. [`TracingGuard::new`] builds the
+//!   same provider without installing globals, for tests.
 //! - [`Metrics`] owns the Prometheus registry and every metric family; metric
 //!   names live in [`names`] and nowhere else, labels are typed structs in
 //!   [`labels`]. [`metrics_router`] serves them on `GET /metrics`.
@@ -12,6 +18,7 @@
 mod error;
 mod internal_event;
 mod metrics;
+mod otlp;
 mod printed_spans;
 mod propagation;
 mod setup;
@@ -22,6 +29,7 @@ pub use metrics::{
     HANDLER_DURATION_BUCKETS, HTTP_DURATION_BUCKETS, Metrics, OPENMETRICS_CONTENT_TYPE,
     PRODUCE_DURATION_BUCKETS, SAGA_DURATION_BUCKETS, labels, metrics_router, names,
 };
+pub use otlp::{OtlpConfig, OtlpProtocol, TraceSampler};
 pub use propagation::{TraceHeaders, extract, inject, inject_context};
 pub use setup::{TracingGuard, init_test_tracing, init_tracing};
 

@@ -1,6 +1,6 @@
 //! Process-wide `tracing` installation.
 
-use std::sync::OnceLock;
+use std::{sync::OnceLock, time::Duration};
 
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::{
@@ -18,20 +18,92 @@ use tracing_subscriber::{
     util::SubscriberInitExt,
 };
 
-use crate::{TelemetryError, printed_spans::PrintedSpansOnly};
+use crate::{
+    TelemetryError,
+    otlp::{self, OtlpConfig},
+    printed_spans::PrintedSpansOnly,
+};
 
-/// Keeps the OpenTelemetry tracer provider alive; dropping it flushes and
-/// shuts the provider down. Hold it in `main` until the process exits.
+/// Owns the OpenTelemetry tracer provider; dropping it flushes the spans
+/// still queued for export and shuts the provider down. Hold it in `main`
+/// until the process exits.
+///
+/// The flush is bounded: when exporting, the drop waits at most
+/// [`OtlpConfig::shutdown_timeout`] (5 s unless set by hand), so a collector
+/// that is down or hangs delays the exit by that much at worst and the
+/// spans it did not take are lost (and logged as lost).
 #[derive(Debug)]
 pub struct TracingGuard {
     provider: SdkTracerProvider,
+    /// Set when spans are exported.
+    export: Option<ExportShutdown>,
+}
+
+/// What the drop of an exporting guard needs.
+#[derive(Debug)]
+struct ExportShutdown {
+    deadline: Duration,
+    endpoint: String,
+}
+
+impl TracingGuard {
+    /// Builds the tracer provider of a process named `service`, exporting
+    /// over OTLP/HTTP when `export` is given, and installs nothing global.
+    /// [`init_tracing`] is this plus the global subscriber and propagator;
+    /// tests use it directly, with [`TracingGuard::layer`] under a scoped
+    /// subscriber.
+    ///
+    /// Without `export` the provider is a bare one: spans get ids and
+    /// parents (which propagation needs) and nothing else happens to them,
+    /// so not configuring export costs nothing per span. With it, the
+    /// configured sampler decides which traces are recorded, and the
+    /// service name is `OTEL_SERVICE_NAME` when that was set.
+    pub fn new(service: &str, export: Option<&OtlpConfig>) -> Result<Self, TelemetryError> {
+        let name = export.and_then(OtlpConfig::service_name).unwrap_or(service);
+        let mut builder = SdkTracerProvider::builder().with_resource(
+            Resource::builder()
+                .with_service_name(name.to_owned())
+                .build(),
+        );
+        if let Some(config) = export {
+            builder = builder
+                .with_sampler(config.sampler().to_sdk())
+                .with_span_processor(otlp::batch_processor(config)?);
+        }
+        Ok(TracingGuard {
+            provider: builder.build(),
+            export: export.map(|config| ExportShutdown {
+                deadline: config.shutdown_timeout(),
+                endpoint: config.endpoint_for_logs(),
+            }),
+        })
+    }
+
+    /// The `tracing` layer that turns spans into OpenTelemetry spans of this
+    /// provider, configured exactly as [`init_tracing`] installs it.
+    pub fn layer<S>(&self) -> tracing_opentelemetry::OpenTelemetryLayer<S, SdkTracer>
+    where
+        S: tracing::Subscriber + for<'a> LookupSpan<'a>,
+    {
+        otel_layer(self.provider.tracer("tributary"))
+    }
 }
 
 impl Drop for TracingGuard {
     fn drop(&mut self) {
-        // Nothing is exported yet, so a failed shutdown loses nothing worth
-        // reporting; ignore it rather than print during teardown.
-        let _ = self.provider.shutdown();
+        let Some(export) = &self.export else {
+            // Nothing is exported, so nothing can be lost: ignore the result
+            // rather than print during teardown.
+            let _ = self.provider.shutdown();
+            return;
+        };
+        if let Err(error) = self.provider.shutdown_with_timeout(export.deadline) {
+            tracing::warn!(
+                endpoint = export.endpoint.as_str(),
+                %error,
+                "OTLP trace export did not finish flushing at shutdown; spans still queued are lost"
+            );
+        }
     }
 }
 
@@ -45,24 +117,21 @@ impl Drop for TracingGuard {
 /// - Every span at INFO or above is enabled whatever `RUST_LOG` says and
 ///   becomes an OpenTelemetry span with a W3C trace id and span id, so a quiet
 ///   log level never breaks trace propagation through message headers.
+/// - When `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` or `OTEL_EXPORTER_OTLP_ENDPOINT`
+///   is set, those spans are also exported over OTLP/HTTP (see
+///   [`OtlpConfig::from_lookup`] for every variable read). Otherwise nothing
+///   leaves the process and the provider is exactly the bare one it always
+///   was.
 ///
-/// OTLP export is absent until a configured exporter is added: spans get ids
-/// and parents (which is what propagation needs) but are not shipped anywhere
-/// yet. Adding an exporter means adding a span processor to the provider built
-/// here; nothing else changes.
-///
-/// Fails if `RUST_LOG` is invalid or a global subscriber is already installed
-/// (tests that call it more than once may ignore that error).
+/// Fails, before installing anything, if `RUST_LOG` or an OpenTelemetry
+/// variable is malformed (the error names the variable); fails if a global
+/// subscriber is already installed (tests that call it more than once may
+/// ignore that error).
 pub fn init_tracing(service: &str, json: bool) -> Result<TracingGuard, TelemetryError> {
     let targets = log_targets("info")?;
-    let provider = SdkTracerProvider::builder()
-        .with_resource(
-            Resource::builder()
-                .with_service_name(service.to_owned())
-                .build(),
-        )
-        .build();
-    let otel = otel_layer(provider.tracer("tributary"));
+    let export = OtlpConfig::from_env()?;
+    let guard = TracingGuard::new(service, export.as_ref())?;
+    let otel = guard.layer();
     let fmt = if json {
         let layer = tracing_subscriber::fmt::layer()
             .json()
@@ -82,9 +151,19 @@ pub fn init_tracing(service: &str, json: bool) -> Result<TracingGuard, Telemetry
         .map_err(|e| TelemetryError::AlreadyInitialized(e.to_string()))?;
 
     opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
-    opentelemetry::global::set_tracer_provider(provider.clone());
-    tracing::info!(service, json, "tracing initialised");
-    Ok(TracingGuard { provider })
+    opentelemetry::global::set_tracer_provider(guard.provider.clone());
+    match &export {
+        Some(config) => tracing::info!(
+            service,
+            json,
+            otlp_endpoint = config.endpoint_for_logs(),
+            otlp_protocol = ?config.protocol(),
+            otlp_service_name = config.service_name().unwrap_or(service),
+            "tracing initialised, exporting spans over OTLP"
+        ),
+        None => tracing::info!(service, json, "tracing initialised"),
+    }
+    Ok(guard)
 }
 
 /// For tests: installs (once per process) the same stack with test-captured
