@@ -14,7 +14,9 @@ use rdkafka::{
 use tokio::time::Instant;
 use tracing::{Instrument as _, Span, field};
 use tributary_contracts::{Event, events::AnyEvent};
-use tributary_telemetry::{InternalEvent as _, Metrics, labels::TopicLabels};
+use tributary_telemetry::{
+    InternalEvent as _, Metrics, OpenTelemetrySpanExt as _, labels::TopicLabels,
+};
 
 use crate::{
     BusConfig, EventCodec,
@@ -22,7 +24,7 @@ use crate::{
     client_context::TracingContext,
     config::ProducerSettings,
     error::{EncodeError, ProduceError},
-    headers::{MessageHeaders, event_headers},
+    headers::{MessageHeaders, event_headers, names, trace_headers},
     internal_events::{EventProduced, ProduceFailed, ProducerQueueFull},
 };
 
@@ -99,6 +101,49 @@ impl RawProducer {
     ) -> Result<Delivery, ProduceError> {
         let span = send_span(topic, None);
         self.deliver(topic, key, payload, headers)
+            .instrument(span)
+            .await
+    }
+
+    /// Sends a message that was encoded earlier (an outbox entry) as part of
+    /// the trace its headers name: the `send` span is a child of the
+    /// message's `traceparent`, and the message leaves with the send span's
+    /// own context, so consumers' `process` spans hang under this send and
+    /// one trace still runs from the HTTP request through every hop.
+    ///
+    /// Without a valid `traceparent` this is [`send_raw`](Self::send_raw).
+    /// (Relays that must forward headers byte for byte, such as the
+    /// bridge's ingress, use `send_raw`.)
+    pub async fn send_relayed(
+        &self,
+        topic: &str,
+        key: Option<&[u8]>,
+        payload: &[u8],
+        headers: &MessageHeaders,
+    ) -> Result<Delivery, ProduceError> {
+        let span = send_span(topic, headers.get_str(names::CE_ID));
+        let (traceparent, tracestate) = trace_headers(headers);
+        if traceparent.is_none() {
+            return self
+                .deliver(topic, key, payload, headers)
+                .instrument(span)
+                .await;
+        }
+        // Fails only when the span is disabled: then it has no context to pass on.
+        let _ = span.set_parent(tributary_telemetry::extract(traceparent, tracestate));
+        let Some(trace) = tributary_telemetry::inject(&span) else {
+            return self
+                .deliver(topic, key, payload, headers)
+                .instrument(span)
+                .await;
+        };
+        let mut headers = headers.clone();
+        headers.set(names::TRACEPARENT, trace.traceparent);
+        match trace.tracestate {
+            Some(state) => headers.set(names::TRACESTATE, state),
+            None => headers.remove(names::TRACESTATE),
+        }
+        self.deliver(topic, key, payload, &headers)
             .instrument(span)
             .await
     }

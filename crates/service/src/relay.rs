@@ -187,7 +187,7 @@ impl OutboxRelay {
         let sends = entries.iter().zip(&headers).map(|(entry, headers)| {
             let m = &entry.message;
             self.producer
-                .send_raw(&m.topic, Some(m.key.as_bytes()), &m.payload, headers)
+                .send_relayed(&m.topic, Some(m.key.as_bytes()), &m.payload, headers)
         });
         join_in_order(sends).await
     }

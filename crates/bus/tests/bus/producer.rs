@@ -184,3 +184,46 @@ async fn an_unreachable_broker_fails_fast_with_a_clear_error() {
         "{error}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_relayed_send_continues_the_trace_its_headers_name() {
+    let app = TestApp::start().await;
+    let topic = app.topic(1).await;
+    let producer = app.raw_producer().await;
+    let event = user(7);
+    let payload = app.codec.encode(&event).await.expect("encode");
+    // Encoded inside a request span, sent later from no span at all, as an
+    // outbox relay does.
+    let (headers, request_trace) = {
+        let span = tracing::info_span!("test request");
+        let _entered = span.enter();
+        let trace = tributary_telemetry::inject(&tracing::Span::current()).expect("trace");
+        let headers = tributary_bus::headers::event_headers(
+            event.envelope(),
+            UserRegistered::EVENT_TYPE,
+            Some(&trace),
+        );
+        (headers, trace.traceparent)
+    };
+
+    producer
+        .send_relayed(&topic, Some(event.key().as_bytes()), &payload, &headers)
+        .await
+        .expect("delivered");
+
+    let messages = read_topic(app.broker.bootstrap_servers(), &topic, 1).await;
+    let sent = header(&messages[0], "traceparent").expect("traceparent");
+    let [_, request_trace_id, request_span_id, _] = parts(&request_trace);
+    let [_, trace_id, span_id, _] = parts(&sent);
+    assert_eq!(
+        trace_id, request_trace_id,
+        "same trace: {sent} vs {request_trace}"
+    );
+    assert_ne!(span_id, request_span_id, "the send span's own id: {sent}");
+    assert_eq!(messages[0].payload(), Some(payload.as_slice()));
+
+    fn parts(traceparent: &str) -> [String; 4] {
+        let parts: Vec<String> = traceparent.split('-').map(str::to_owned).collect();
+        parts.try_into().expect("four traceparent fields")
+    }
+}
