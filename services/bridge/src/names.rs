@@ -61,6 +61,19 @@ impl Names {
         exchange.strip_prefix(self.prefix.as_str())
     }
 
+    /// Every queue and exchange the bridge declares for `topics` with both
+    /// directions on (see [`crate::topology::Topology::declare`]).
+    pub fn declared<'a>(&self, topics: impl IntoIterator<Item = &'a str>) -> Declared {
+        let mut queues = vec![self.unroutable_queue(), self.ingress_dead_queue()];
+        let mut exchanges = vec![self.unroutable_exchange(), self.ingress_dlx()];
+        for topic in topics {
+            queues.push(self.ingress_queue(topic));
+            exchanges.push(self.ingress_exchange(topic));
+            exchanges.push(self.egress_exchange(topic));
+        }
+        Declared { queues, exchanges }
+    }
+
     /// The Kafka topic of contract topic `topic`.
     pub fn kafka_topic(&self, topic: &str) -> String {
         format!("{}{topic}", self.kafka_prefix)
@@ -70,6 +83,13 @@ impl Names {
     pub fn contract_topic<'a>(&self, kafka_topic: &'a str) -> Option<&'a str> {
         kafka_topic.strip_prefix(self.kafka_prefix.as_str())
     }
+}
+
+/// The names of what the bridge declares, by kind.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Declared {
+    pub queues: Vec<String>,
+    pub exchanges: Vec<String>,
 }
 
 /// A checked AMQP short string (names, routing keys, ids).
@@ -97,5 +117,23 @@ mod tests {
         assert_eq!(p.contract_topic("k1.orders"), Some("orders"));
         assert_eq!(p.contract_topic("orders"), None);
         assert!(short("x".repeat(256)).is_err());
+        let declared = p.declared(["orders"]);
+        assert_eq!(
+            declared.queues,
+            [
+                "t1.tributary.bridge.unroutable",
+                "t1.tributary.ingress.dead",
+                "t1.tributary.ingress.orders"
+            ]
+        );
+        assert_eq!(
+            declared.exchanges,
+            [
+                "t1.tributary.bridge.unroutable",
+                "t1.tributary.ingress.dlx",
+                "t1.tributary.ingress.orders",
+                "t1.orders"
+            ]
+        );
     }
 }

@@ -3,14 +3,17 @@
 
 use lapin::{
     Channel, ExchangeKind,
-    options::{ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions},
+    options::{
+        ExchangeDeclareOptions, ExchangeDeleteOptions, QueueBindOptions, QueueDeclareOptions,
+        QueueDeleteOptions,
+    },
     types::{AMQPValue, FieldTable, LongString, ShortString},
 };
 
 use crate::{
     BridgeConfig, QueueType,
     error::AmqpError,
-    names::{Names, short},
+    names::{Declared, Names, short},
 };
 
 /// What to declare.
@@ -72,6 +75,14 @@ impl Topology {
         Ok(())
     }
 
+    /// Deletes every queue (with its messages) and exchange [`declare`]
+    /// creates, for tearing a bridge down.
+    ///
+    /// [`declare`]: Topology::declare
+    pub async fn remove(&self, channel: &Channel) -> Result<(), AmqpError> {
+        delete(channel, &self.names.declared(self.topics.iter().copied())).await
+    }
+
     /// The arguments of a durable queue of the configured type; `dlx` set
     /// for queues whose rejected messages must be dead-lettered by the broker.
     pub fn queue_arguments(&self, dlx: Option<&str>) -> FieldTable {
@@ -120,6 +131,22 @@ impl Topology {
             .await?;
         Ok(())
     }
+}
+
+/// Deletes `declared`'s queues, then its exchanges, so no binding outlives
+/// its exchange. Deleting what does not exist is not an error on RabbitMQ.
+pub async fn delete(channel: &Channel, declared: &Declared) -> Result<(), AmqpError> {
+    for queue in &declared.queues {
+        channel
+            .queue_delete(short(queue.as_str())?, QueueDeleteOptions::default())
+            .await?;
+    }
+    for name in &declared.exchanges {
+        channel
+            .exchange_delete(short(name.as_str())?, ExchangeDeleteOptions::default())
+            .await?;
+    }
+    Ok(())
 }
 
 async fn exchange(channel: &Channel, name: &str, kind: ExchangeKind) -> Result<(), AmqpError> {

@@ -8,14 +8,16 @@ use lapin::{
     BasicProperties, Channel, Connection, ConnectionProperties,
     message::Delivery,
     options::{
-        BasicAckOptions, BasicConsumeOptions, BasicPublishOptions, ExchangeDeleteOptions,
-        QueueBindOptions, QueueDeclareOptions, QueueDeleteOptions,
+        BasicAckOptions, BasicConsumeOptions, BasicPublishOptions, QueueBindOptions,
+        QueueDeclareOptions,
     },
     types::{AMQPValue, FieldTable},
 };
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
-use tributary_bridge::{Bridge, BridgeConfig, BridgeError, BridgeStats, QueueType, names::Names};
+use tributary_bridge::{
+    Bridge, BridgeConfig, BridgeError, BridgeStats, QueueType, names::Names, topology,
+};
 use tributary_bus::{BusConfig, EventCodec, RawProducer, headers::event_headers};
 use tributary_contracts::{
     Envelope, Event,
@@ -283,27 +285,11 @@ impl TestApp {
 
     /// Deletes the test's AMQP objects (best effort).
     pub async fn cleanup(&self, extra_queues: &[&str]) {
-        let n = &self.names;
-        let mut queues = vec![n.unroutable_queue(), n.ingress_dead_queue()];
-        let mut exchanges = vec![n.unroutable_exchange(), n.ingress_dlx()];
-        for topic in ["orders", "users"] {
-            queues.push(n.ingress_queue(topic));
-            exchanges.push(n.ingress_exchange(topic));
-            exchanges.push(n.egress_exchange(topic));
-        }
-        queues.extend(extra_queues.iter().map(|q| (*q).to_owned()));
-        for q in queues {
-            let _ = self
-                .channel
-                .queue_delete(q.as_str().into(), QueueDeleteOptions::default())
-                .await;
-        }
-        for e in exchanges {
-            let _ = self
-                .channel
-                .exchange_delete(e.as_str().into(), ExchangeDeleteOptions::default())
-                .await;
-        }
+        let mut declared = self.names.declared(["orders", "users"]);
+        declared
+            .queues
+            .extend(extra_queues.iter().map(|q| (*q).to_owned()));
+        let _ = topology::delete(&self.channel, &declared).await;
     }
 }
 

@@ -12,14 +12,11 @@ use std::{
 use futures::StreamExt as _;
 use lapin::{
     BasicProperties, Channel, Connection, ConnectionProperties,
-    options::{
-        BasicAckOptions, BasicConsumeOptions, ExchangeDeleteOptions, QueueBindOptions,
-        QueueDeclareOptions, QueueDeleteOptions,
-    },
+    options::{BasicAckOptions, BasicConsumeOptions, QueueBindOptions, QueueDeclareOptions},
     types::FieldTable,
 };
 use tributary::load::{self, Observer};
-use tributary_bridge::names::Names;
+use tributary_bridge::{names::Names, topology};
 use tributary_bus::EventCodec;
 use tributary_contracts::events::AnyEvent;
 use tributary_registry::{ClientConfig, RegistryClient};
@@ -244,28 +241,8 @@ impl Rabbit {
     /// Deletes the test queue and everything the bridge declared under the
     /// test's prefix.
     async fn cleanup(&self, names: &Names, queue: &str) {
-        let mut queues = vec![
-            queue.to_owned(),
-            names.unroutable_queue(),
-            names.ingress_dead_queue(),
-        ];
-        let mut exchanges = vec![names.unroutable_exchange(), names.ingress_dlx()];
-        for topic in tributary_contracts::TOPICS {
-            queues.push(names.ingress_queue(topic.name));
-            exchanges.push(names.ingress_exchange(topic.name));
-            exchanges.push(names.egress_exchange(topic.name));
-        }
-        for queue in queues {
-            let _ = self
-                .channel
-                .queue_delete(queue.as_str().into(), QueueDeleteOptions::default())
-                .await;
-        }
-        for exchange in exchanges {
-            let _ = self
-                .channel
-                .exchange_delete(exchange.as_str().into(), ExchangeDeleteOptions::default())
-                .await;
-        }
+        let mut declared = names.declared(tributary_contracts::TOPICS.iter().map(|t| t.name));
+        declared.queues.push(queue.to_owned());
+        let _ = topology::delete(&self.channel, &declared).await;
     }
 }
