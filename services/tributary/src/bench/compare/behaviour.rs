@@ -2,7 +2,7 @@
 //! replay of consumed events, per-key ordering under competing consumers,
 //! and what a consumer that dies without acknowledging gets redelivered.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use serde::Serialize;
 
@@ -45,9 +45,13 @@ pub struct OrderingResult {
 pub struct CrashResult {
     pub broker: String,
     pub published: u64,
-    /// Processed by the consumer before it died.
+    /// Distinct events processed by the consumer before it died.
     pub processed_before_crash: u64,
-    /// Acknowledged (RabbitMQ) or committed (Kafka) before it died.
+    /// Deliveries to that consumer of events it had already processed
+    /// (Kafka: a rebalance moved it back to the committed offsets).
+    pub delivered_twice_before_crash: u64,
+    /// Of those, acknowledged (RabbitMQ) or committed (Kafka, as the broker
+    /// reports the group's offsets after the crash) before it died.
     pub acknowledged_before_crash: u64,
     /// Delivered to the replacement consumer.
     pub delivered_after: u64,
@@ -291,13 +295,50 @@ fn crash_policy(events: u64) -> AckPolicy {
     }
 }
 
+/// How many of the events a consumer processed had been acknowledged when
+/// it died.
+#[derive(Debug, Clone)]
+pub(crate) enum Acknowledged<'a> {
+    /// RabbitMQ: a `multiple` ack every `n` processed deliveries, so the
+    /// count follows from the policy.
+    EveryNth(u64),
+    /// Kafka: the group's committed offsets read from the broker after the
+    /// crash; an event counts when its offset is below its partition's.
+    Committed(&'a HashMap<i32, i64>),
+}
+
+impl Acknowledged<'_> {
+    /// The distinct events of `before` (first reads only) acknowledged.
+    fn count(&self, before: &[Read], distinct: u64) -> u64 {
+        match self {
+            Acknowledged::EveryNth(every) => before
+                .len()
+                .saturating_sub(1)
+                .checked_div(*every as usize)
+                .map_or(0, |batches| (batches as u64 * every).min(distinct)),
+            Acknowledged::Committed(committed) => {
+                let mut seen = HashSet::new();
+                before
+                    .iter()
+                    .filter(|r| seen.insert(r.stamp.seq))
+                    .filter(|r| {
+                        r.position.is_some_and(|(partition, offset)| {
+                            committed.get(&partition).is_some_and(|&c| offset < c)
+                        })
+                    })
+                    .count() as u64
+            }
+        }
+    }
+}
+
 /// Counts what the replacement got against what the dead consumer did.
 pub(crate) fn crash_counts(
     broker: &str,
     published: u64,
     before: &[Read],
     after: &[Read],
-    ack_every: u64,
+    acknowledged: &Acknowledged<'_>,
     rabbit: bool,
 ) -> CrashResult {
     let processed: HashSet<u64> = before.iter().map(|r| r.stamp.seq).collect();
@@ -306,15 +347,13 @@ pub(crate) fn crash_counts(
         .copied()
         .chain(after.iter().map(|r| r.stamp.seq))
         .collect();
-    let n = before.len() as u64;
+    let distinct = processed.len() as u64;
     CrashResult {
         broker: broker.to_owned(),
         published,
-        processed_before_crash: n,
-        acknowledged_before_crash: n
-            .saturating_sub(1)
-            .checked_div(ack_every)
-            .map_or(0, |batches| batches * ack_every),
+        processed_before_crash: distinct,
+        delivered_twice_before_crash: before.len() as u64 - distinct,
+        acknowledged_before_crash: acknowledged.count(before, distinct),
         delivered_after: after.len() as u64,
         processed_twice: after
             .iter()
@@ -355,6 +394,7 @@ async fn kafka_crash(ctx: &mut Context<'_>, events: u64) -> Result<CrashResult, 
             ctx.options.settle,
         )
         .await?;
+        let committed = kafka::committed(rig.config(), &group, rig.topic()).await?;
         let after = kafka::read_group(
             rig.config(),
             rig.topic(),
@@ -370,7 +410,7 @@ async fn kafka_crash(ctx: &mut Context<'_>, events: u64) -> Result<CrashResult, 
             sent.sent,
             &before,
             &after,
-            ACK_EVERY,
+            &Acknowledged::Committed(&committed),
             false,
         ))
     }
@@ -432,7 +472,7 @@ async fn rabbit_crash(ctx: &mut Context<'_>, events: u64) -> Result<CrashResult,
             sent.sent,
             &before,
             &after,
-            ACK_EVERY,
+            &Acknowledged::EveryNth(ACK_EVERY),
             true,
         ))
     }
@@ -456,6 +496,7 @@ mod tests {
                 scheduled_us: 0,
             },
             redelivered,
+            position: Some((0, seq as i64)),
         }
     }
 
@@ -465,17 +506,47 @@ mod tests {
         let before: Vec<Read> = (0..7).map(|s| read(s, false)).collect();
         // The replacement got 5-8 again (5, 6 processed twice), 9 never came.
         let after: Vec<Read> = (5..9).map(|s| read(s, s < 8)).collect();
-        let counts = crash_counts("x", 10, &before, &after, 5, true);
+        let counts = crash_counts("x", 10, &before, &after, &Acknowledged::EveryNth(5), true);
         assert_eq!(counts.processed_before_crash, 7);
+        assert_eq!(counts.delivered_twice_before_crash, 0);
         assert_eq!(counts.acknowledged_before_crash, 5);
         assert_eq!(counts.delivered_after, 4);
         assert_eq!(counts.processed_twice, 2);
         assert_eq!(counts.flagged_redelivered, Some(3));
         assert_eq!(counts.never_processed, 1);
-        assert_eq!(
-            crash_counts("k", 10, &before, &after, 5, false).flagged_redelivered,
-            None
+        let committed = HashMap::from([(0, 5)]);
+        let kafka = crash_counts(
+            "k",
+            10,
+            &before,
+            &after,
+            &Acknowledged::Committed(&committed),
+            false,
         );
+        assert_eq!(kafka.flagged_redelivered, None);
+        assert_eq!(kafka.acknowledged_before_crash, 5);
+    }
+
+    #[test]
+    fn a_consumer_handed_events_twice_counts_them_once() {
+        // A rebalance moved the consumer back to offset 0 after it read 0-2:
+        // it processed 0, 1, 2, 0, 1, 2, 3 and the group committed up to 2.
+        let before: Vec<Read> = [0, 1, 2, 0, 1, 2, 3].map(|s| read(s, false)).to_vec();
+        let after: Vec<Read> = (2..6).map(|s| read(s, false)).collect();
+        let committed = HashMap::from([(0, 2)]);
+        let counts = crash_counts(
+            "k",
+            6,
+            &before,
+            &after,
+            &Acknowledged::Committed(&committed),
+            false,
+        );
+        assert_eq!(counts.processed_before_crash, 4);
+        assert_eq!(counts.delivered_twice_before_crash, 3);
+        assert_eq!(counts.acknowledged_before_crash, 2);
+        assert_eq!(counts.processed_twice, 2);
+        assert_eq!(counts.never_processed, 0);
     }
 
     #[test]

@@ -2,11 +2,12 @@
 //! (idempotent, `acks=all`) through raw rdkafka, and `StreamConsumer`s with
 //! the runtime's consumer configuration in one or more groups.
 
-use std::{sync::Arc, time::Duration};
+use std::{collections::HashMap, sync::Arc, time::Duration};
 
 use futures::StreamExt as _;
 use rdkafka::{
-    consumer::{CommitMode, Consumer as _, StreamConsumer},
+    Message as _, Offset, TopicPartitionList,
+    consumer::{BaseConsumer, CommitMode, Consumer as _, StreamConsumer},
     error::KafkaError,
     message::{Header, Headers as _, OwnedHeaders},
     producer::{FutureProducer, FutureRecord},
@@ -265,6 +266,48 @@ pub(crate) async fn read_group(
     outcome
 }
 
+/// The offsets `group` has committed on `topic`, read from the broker, by
+/// partition (partitions without a commit are absent). What a crashed
+/// consumer had acknowledged is measured this way rather than inferred from
+/// its commit policy.
+pub(crate) async fn committed(
+    config: &BusConfig,
+    group: &str,
+    topic: &str,
+) -> Result<HashMap<i32, i64>, BenchError> {
+    let consumer: BaseConsumer = config
+        .consumer_client_config(group)
+        .create()
+        .map_err(BenchError::kafka("offsets client"))?;
+    let topic = topic.to_owned();
+    let read = move || {
+        let metadata = consumer
+            .fetch_metadata(Some(&topic), READY_TIMEOUT)
+            .map_err(BenchError::kafka("metadata"))?;
+        let mut request = TopicPartitionList::new();
+        for partition in metadata.topics().iter().flat_map(|t| t.partitions()) {
+            request.add_partition(&topic, partition.id());
+        }
+        let committed = consumer
+            .committed_offsets(request, READY_TIMEOUT)
+            .map_err(BenchError::kafka("committed offsets"))?;
+        Ok(committed
+            .elements()
+            .iter()
+            .filter_map(|e| match e.offset() {
+                Offset::Offset(o) => Some((e.partition(), o)),
+                _ => None,
+            })
+            .collect())
+    };
+    tokio::task::spawn_blocking(read)
+        .await
+        .map_err(|e| BenchError::Task {
+            what: "reading committed offsets",
+            detail: e.to_string(),
+        })?
+}
+
 async fn read_from(
     consumer: &StreamConsumer,
     point: u32,
@@ -291,6 +334,7 @@ async fn read_from(
         reads.push(Read {
             stamp,
             redelivered: false,
+            position: Some((message.partition(), message.offset())),
         });
         match policy {
             AckPolicy::Each => consumer

@@ -440,6 +440,7 @@ async fn read_from(
         reads.push(Read {
             stamp,
             redelivered: delivery.redelivered,
+            position: None,
         });
         match policy {
             AckPolicy::Each => {

@@ -317,6 +317,7 @@ fn behaviour(out: &mut String, r: &CompareReport) {
         "broker",
         "published",
         "processed before dying",
+        "of which handed to it twice",
         "acknowledged/committed",
         "delivered to the replacement",
         "processed twice",
@@ -328,10 +329,18 @@ fn behaviour(out: &mut String, r: &CompareReport) {
         let unacknowledged = x
             .processed_before_crash
             .saturating_sub(x.acknowledged_before_crash);
+        if x.delivered_twice_before_crash > 0 {
+            notes.push(format!(
+                "- {}: the consumer that died was itself handed {} events a second time before \
+                 it died (on Kafka: its group rebalanced after it started and it resumed from the \
+                 last committed offsets); they are counted once above.",
+                x.broker, x.delivered_twice_before_crash
+            ));
+        }
         if x.processed_twice != unacknowledged {
             notes.push(format!(
                 "- {}: of the {} events processed but not acknowledged before the crash, {} were \
-                 delivered again, not all of them; this run does not tell why.",
+                 delivered again; this run does not tell why they differ.",
                 x.broker, unacknowledged, x.processed_twice
             ));
         }
@@ -348,6 +357,7 @@ fn behaviour(out: &mut String, r: &CompareReport) {
             x.broker.clone(),
             x.published.to_string(),
             x.processed_before_crash.to_string(),
+            x.delivered_twice_before_crash.to_string(),
             x.acknowledged_before_crash.to_string(),
             x.delivered_after.to_string(),
             x.processed_twice.to_string(),
@@ -471,6 +481,7 @@ pub(crate) mod tests {
                     broker: "RabbitMQ (classic v2)".to_owned(),
                     published: 10,
                     processed_before_crash: 5,
+                    delivered_twice_before_crash: 0,
                     acknowledged_before_crash: 4,
                     delivered_after: 6,
                     processed_twice: 1,

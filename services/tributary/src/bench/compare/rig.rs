@@ -62,6 +62,9 @@ pub(crate) struct Read {
     pub stamp: Stamp,
     /// RabbitMQ's redelivered flag (Kafka has none).
     pub redelivered: bool,
+    /// Kafka: the partition and offset it was read from, so what a group
+    /// committed can be matched against what its consumer processed.
+    pub position: Option<(i32, i64)>,
 }
 
 /// Upper bound on waiting for consumers to be ready.
