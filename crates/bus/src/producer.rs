@@ -122,28 +122,8 @@ impl RawProducer {
         headers: &MessageHeaders,
     ) -> Result<Delivery, ProduceError> {
         let span = send_span(topic, headers.get_str(names::CE_ID));
-        let (traceparent, tracestate) = trace_headers(headers);
-        if traceparent.is_none() {
-            return self
-                .deliver(topic, key, payload, headers)
-                .instrument(span)
-                .await;
-        }
-        // Fails only when the span is disabled: then it has no context to pass on.
-        let _ = span.set_parent(tributary_telemetry::extract(traceparent, tracestate));
-        let Some(trace) = tributary_telemetry::inject(&span) else {
-            return self
-                .deliver(topic, key, payload, headers)
-                .instrument(span)
-                .await;
-        };
-        let mut headers = headers.clone();
-        headers.set(names::TRACEPARENT, trace.traceparent);
-        match trace.tracestate {
-            Some(state) => headers.set(names::TRACESTATE, state),
-            None => headers.remove(names::TRACESTATE),
-        }
-        self.deliver(topic, key, payload, &headers)
+        let continued = continue_trace(&span, headers);
+        self.deliver(topic, key, payload, continued.as_ref().unwrap_or(headers))
             .instrument(span)
             .await
     }
@@ -365,6 +345,24 @@ impl EventProducer {
     ) -> Result<Delivery, ProduceError> {
         self.raw.send_raw(topic, key, payload, headers).await
     }
+}
+
+/// Parents `span` on the trace `headers` name and returns the headers with
+/// `span`'s own context in their place; `None` (send them as they are) when
+/// they name no trace or the span is disabled.
+fn continue_trace(span: &Span, headers: &MessageHeaders) -> Option<MessageHeaders> {
+    let (traceparent, tracestate) = trace_headers(headers);
+    traceparent?;
+    span.set_parent(tributary_telemetry::extract(traceparent, tracestate))
+        .ok()?;
+    let trace = tributary_telemetry::inject(span)?;
+    let mut headers = headers.clone();
+    headers.set(names::TRACEPARENT, trace.traceparent);
+    match trace.tracestate {
+        Some(state) => headers.set(names::TRACESTATE, state),
+        None => headers.remove(names::TRACESTATE),
+    }
+    Some(headers)
 }
 
 /// `send <topic>` with the OpenTelemetry messaging attributes; partition and
