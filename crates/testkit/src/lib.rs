@@ -15,4 +15,5 @@ mod wait;
 
 pub use broker::TestBroker;
 pub use read::{read_to_end, read_topic};
+pub use tributary_broker::Storage;
 pub use wait::{init_test_tracing, unique_name, wait_until};

@@ -8,7 +8,7 @@ use rdkafka::{
     consumer::{Consumer, StreamConsumer},
     producer::{FutureProducer, FutureRecord},
 };
-use tributary_testkit::{TestBroker, unique_name};
+use tributary_testkit::{Storage, TestBroker, unique_name};
 
 #[tokio::test]
 async fn a_produced_record_is_consumed_over_tcp() {
@@ -52,12 +52,13 @@ async fn brokers_started_side_by_side_are_independent() {
     assert_ne!(a.bootstrap_servers(), b.bootstrap_servers());
 }
 
-/// The guarantee every resumption test relies on: a consumer that starts
-/// from an offset in the middle of a producer's batch (where a commit
-/// usually lands) reads from exactly that offset.
+/// What `tributary up` relies on after a crash or rebalance: on SQLite
+/// storage, a consumer that starts from an offset in the middle of a
+/// producer's batch (where a commit usually lands) reads from exactly that
+/// offset. (On tansu 0.6.0's memory storage it reads nothing.)
 #[tokio::test]
-async fn a_fetch_from_inside_a_batch_starts_at_that_offset() {
-    let broker = TestBroker::start().await;
+async fn on_sqlite_a_fetch_from_inside_a_batch_starts_at_that_offset() {
+    let broker = TestBroker::start_on(Storage::Sqlite).await;
     let topic = unique_name("testkit-mid-batch");
     broker.create_topic(&topic, 1).await;
     let producer: FutureProducer = broker

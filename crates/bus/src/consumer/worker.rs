@@ -297,7 +297,11 @@ fn process_span(
     message: &BorrowedMessage<'_>,
     attempt: u32,
 ) -> Span {
+    // A root unless the message names its trace: under the long-lived
+    // `consumer_group` span every message without a `traceparent` would
+    // join one endless trace, exported only when the process stops.
     let span = tracing::info_span!(
+        parent: None,
         "process",
         otel.name = %format_args!("process {source}"),
         otel.kind = "consumer",

@@ -281,3 +281,45 @@ async fn retryable_failures_retry_with_backoff_then_dead_letter() {
     assert_eq!(summary.retried, 3, "flaky once, broken twice");
     assert_eq!(summary.dead_lettered, 2);
 }
+
+/// A message whose producer sent no `traceparent` starts a trace of its
+/// own: it is not filed under the consumer's long-lived group span, where
+/// every such message would share one endless trace.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn messages_without_trace_context_each_start_their_own_trace() {
+    let app = TestApp::start().await;
+    let topic = app.topic(1).await;
+    let group = unique_name("tributary.untraced");
+    let handler = Arc::new(Scripted::default());
+    let member = app.spawn_group(&group, &[&topic], handler.clone());
+    wait_assigned(&[&member], &topic, 1).await;
+
+    let producer = app.raw_producer().await;
+    let events = [user(1), user(2)];
+    for event in &events {
+        let payload = app.codec.encode(event).await.expect("encode");
+        producer
+            .send_raw(
+                &topic,
+                Some(event.envelope.event_id.as_bytes()),
+                &payload,
+                &MessageHeaders::new(),
+            )
+            .await
+            .expect("produce");
+    }
+    wait_until(Duration::from_secs(60), "both events handled", || async {
+        handler.succeeded.lock().expect("lock").len() == 2
+    })
+    .await;
+
+    member.stop().await;
+
+    let trace_ids = handler.trace_ids.lock().expect("lock").clone();
+    let [first, second] = events.each_ref().map(|e| {
+        trace_ids[&e.envelope.event_id][0]
+            .clone()
+            .expect("handled inside a span with a trace id")
+    });
+    assert_ne!(first, second, "each message is the root of its own trace");
+}
