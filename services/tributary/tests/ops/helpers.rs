@@ -18,11 +18,12 @@ use rdkafka::{
 };
 use tokio_util::sync::CancellationToken;
 use tributary::ops::Cluster;
+use tributary_broker::Storage;
 use tributary_bus::EventCodec;
 use tributary_registry::{
     ClientConfig as RegistryClientConfig, Registry, RegistryClient, RegistryConfig,
 };
-use tributary_testkit::{TestBroker, unique_name};
+use tributary_testkit::{TestBroker, unique_name, wait_until};
 
 pub struct TestApp {
     pub broker: TestBroker,
@@ -49,7 +50,16 @@ pub struct Seen {
 
 impl TestApp {
     pub async fn start() -> TestApp {
-        let broker = TestBroker::start().await;
+        Self::with_broker(TestBroker::start().await).await
+    }
+
+    /// A test application whose broker keeps its data on `storage` (see
+    /// [`TestBroker::start_on`] for why a test would not use SQLite).
+    pub async fn start_on(storage: Storage) -> TestApp {
+        Self::with_broker(TestBroker::start_on(storage).await).await
+    }
+
+    async fn with_broker(broker: TestBroker) -> TestApp {
         let config = RegistryConfig {
             listen: "127.0.0.1:0".into(),
             bootstrap_servers: broker.bootstrap_servers().to_owned(),
@@ -170,6 +180,53 @@ impl TestApp {
         stop
     }
 
+    /// An active member of `group` on `topic` that the broker reports in
+    /// its group list before this returns; it leaves when dropped.
+    ///
+    /// Needs a broker on memory storage ([`TestApp::start_on`]): tansu 0.6.0
+    /// on SQLite fails every DescribeGroups request for a joined group, so
+    /// no member ever shows. On memory storage the group first commits the
+    /// end of `topic`, as a running service's group would have; without a
+    /// commit the member is invisible there too, because that storage
+    /// answers ListGroups with only the groups that have committed offsets
+    /// (it lists the `groups/consumers/<group>/` prefixes where offsets are
+    /// kept, not the `<group>.json` objects that hold the membership) and
+    /// librdkafka describes only the groups that list names.
+    pub async fn active_member(&self, group: &str, topic: &str) -> Member {
+        let ids = self.cluster.partitions(topic).await.expect("partitions");
+        let marks = self
+            .cluster
+            .watermarks(topic, &ids)
+            .await
+            .expect("watermarks");
+        let ends: BTreeMap<i32, i64> = marks.iter().map(|(&p, &(_, high))| (p, high)).collect();
+        self.cluster
+            .commit(group, topic, &ends)
+            .await
+            .expect("commit the end of the topic");
+        let member = Member {
+            stop: self.spawn_member(group, topic),
+        };
+        let cluster = self.cluster.clone();
+        let name = group.to_owned();
+        wait_until(
+            Duration::from_secs(60),
+            &format!("a member of {group} in the broker's group list"),
+            || {
+                let cluster = cluster.clone();
+                let name = name.clone();
+                async move {
+                    cluster
+                        .groups(Some(&name))
+                        .await
+                        .is_ok_and(|gs| gs.iter().any(|g| !g.members.is_empty()))
+                }
+            },
+        )
+        .await;
+        member
+    }
+
     fn member(&self, group: &str, topic: &str) -> BaseConsumer {
         let consumer: BaseConsumer = ClientConfig::new()
             .set("bootstrap.servers", self.broker.bootstrap_servers())
@@ -200,6 +257,21 @@ impl TestApp {
             String::from_utf8_lossy(&output.stdout).into_owned(),
             String::from_utf8_lossy(&output.stderr).into_owned(),
         )
+    }
+}
+
+/// A group member polling on a blocking thread. Dropping it (also while a
+/// failed test unwinds) stops the thread, which closes the consumer and so
+/// leaves the group; without that the test's runtime would wait for the
+/// thread forever on shutdown.
+#[derive(Debug)]
+pub struct Member {
+    stop: Arc<AtomicBool>,
+}
+
+impl Drop for Member {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
     }
 }
 

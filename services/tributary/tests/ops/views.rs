@@ -2,13 +2,20 @@
 //! a corrupted live row is reported as a difference (and the live view kept),
 //! and `--switch` makes a matching copy live.
 
+use std::time::Duration;
+
 use tributary::ops::{
+    OpsError,
     reader::RawRecord,
     rebuild::{self, RebuildOptions, RebuildTarget},
 };
+use tributary_broker::Storage;
 use tributary_bus::headers::MessageHeaders;
 use tributary_contracts::events::AnyEvent;
-use tributary_views::{Expect, Transaction, ViewStore, ViewsConfig, open_store};
+use tributary_testkit::wait_until;
+use tributary_views::{
+    ConsumedPosition, Expect, TableDigest, Transaction, ViewStore, ViewsConfig, open_store,
+};
 use uuid::Uuid;
 
 use crate::helpers::{TestApp, now_ms};
@@ -262,6 +269,129 @@ async fn switch_makes_a_matching_copy_live_and_keeps_the_live_view_on_a_mismatch
     );
     // A store opened before the switch reads the new copy too (embedded).
     assert!(!live.was_processed(marker).await.expect("processed"));
+}
+
+/// The operator runs `views rebuild orders --switch` while an orders
+/// process still consumes: refused before any work, by the library and by
+/// the CLI, with the live view, its positions and the shadow untouched.
+/// Once the member has left, the same switch goes through.
+///
+/// On a memory-storage broker: tansu 0.6.0 on SQLite (what `up` runs) fails
+/// every DescribeGroups request for a group a member has joined, so there
+/// the check cannot see members at all and every `--switch` of a service
+/// that ever ran fails with a broker transport error (see
+/// [`TestApp::active_member`]). This test covers the refusal against a
+/// broker that reports members, as Kafka does.
+#[tokio::test]
+async fn switch_is_refused_while_the_services_group_has_an_active_member() {
+    let app = TestApp::start_on(Storage::Memory).await;
+    // The service's own group (`tributary.orders`), which the CLI checks;
+    // the broker belongs to this test alone.
+    let target = orders_target(&app).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let views = ViewsConfig::embedded(dir.path());
+    let live = open_store(&views, target.service, &target.tables)
+        .await
+        .expect("live store");
+    fill_live_view(&app, &target, live.as_ref(), 30).await;
+    let before = snapshot(&target, live.as_ref()).await;
+
+    let member = app.active_member(&target.group, target.topics[0]).await;
+    let refused = rebuild::rebuild(
+        &app.cluster,
+        &app.codec,
+        &views,
+        &target,
+        &options("rbbusy", true),
+    )
+    .await
+    .expect_err("refused while a member consumes");
+    assert!(
+        matches!(&refused, OpsError::ActiveMembers { group, members: 1, .. } if *group == target.group),
+        "{refused}"
+    );
+    let config = dir.path().join("tributary.toml");
+    std::fs::write(
+        &config,
+        format!("[service.views]\ndata_dir = '{}'\n", dir.path().display()),
+    )
+    .expect("configuration file");
+    let config = config.display().to_string();
+    let (ok, stdout, stderr) = app
+        .cli(&[
+            "views", "rebuild", "orders", "--config", &config, "--shadow", "rbcli", "--switch",
+        ])
+        .await;
+    assert!(!ok, "{stdout}");
+    assert!(
+        stderr.contains("active member") && stderr.contains("nothing was changed"),
+        "{stderr}"
+    );
+
+    // Nothing changed: the live rows and positions, and neither shadow
+    // holds a rebuild.
+    assert_eq!(snapshot(&target, live.as_ref()).await, before);
+    for name in ["rbbusy", "rbcli"] {
+        let shadow = tributary_views::open_store_in(
+            &views,
+            target.service,
+            &tributary_views::Namespace::shadow(name).expect("name"),
+            &target.tables,
+        )
+        .await
+        .expect("shadow");
+        assert!(
+            shadow
+                .positions(&target.group)
+                .await
+                .expect("positions")
+                .is_empty(),
+            "shadow {name} was written"
+        );
+        for table in &target.tables {
+            let rows = shadow.scan(table.name, None, 1).await.expect("scan");
+            assert!(rows.is_empty(), "shadow {name} has rows in {}", table.name);
+        }
+    }
+
+    // The member leaves (as a stopped service does): now it switches.
+    drop(member);
+    let cluster = app.cluster.clone();
+    let group = target.group.clone();
+    wait_until(Duration::from_secs(60), "the member to leave", || {
+        let cluster = cluster.clone();
+        let group = group.clone();
+        async move {
+            cluster
+                .groups(Some(&group))
+                .await
+                .is_ok_and(|gs| gs.iter().all(|g| g.members.is_empty()))
+        }
+    })
+    .await;
+    let report = rebuild::rebuild(
+        &app.cluster,
+        &app.codec,
+        &views,
+        &target,
+        &options("rbidle", true),
+    )
+    .await
+    .expect("rebuild");
+    assert!(report.matches && report.switched, "{report:#?}");
+}
+
+/// Every table's digest and the group's recorded positions.
+async fn snapshot(
+    target: &RebuildTarget,
+    store: &dyn ViewStore,
+) -> (Vec<TableDigest>, Vec<ConsumedPosition>) {
+    let mut digests = Vec::new();
+    for table in &target.tables {
+        digests.push(store.digest(table.name).await.expect("digest"));
+    }
+    let positions = store.positions(&target.group).await.expect("positions");
+    (digests, positions)
 }
 
 /// A coherent saga for one order, from the catalogue samples: placed,
