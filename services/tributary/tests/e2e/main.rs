@@ -8,6 +8,7 @@
 
 mod bad_input;
 mod bridge;
+mod dlq_redelivery;
 mod faults;
 mod platform;
 mod redelivery;
