@@ -338,9 +338,18 @@ fn behaviour(out: &mut String, r: &CompareReport) {
             ));
         }
         if x.processed_twice != unacknowledged {
+            let why = if x.broker.starts_with("Kafka") {
+                " The group's committed offsets were read from the broker, so the replacement \
+                 started past some events nobody had committed: tansu 0.6.0 with memory storage \
+                 answers a fetch from an offset inside a record batch with nothing, and the \
+                 consumer resumes at the next batch (`scripts/broker-probe` shows it; tansu's \
+                 SQLite storage, which `tributary up` uses, serves such fetches)."
+            } else {
+                " This run does not tell why."
+            };
             notes.push(format!(
                 "- {}: of the {} events processed but not acknowledged before the crash, {} were \
-                 delivered again; this run does not tell why they differ.",
+                 delivered again.{why}",
                 x.broker, unacknowledged, x.processed_twice
             ));
         }
