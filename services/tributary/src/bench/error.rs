@@ -8,6 +8,10 @@ use tributary_broker::BrokerError;
 use tributary_bus::{AdminError, ConsumeError, EncodeError, ProduceError};
 use tributary_contracts::ContractError;
 use tributary_registry::{RegistryError, ServerError};
+use tributary_service::StartError;
+use tributary_views::ViewError;
+
+use crate::ops::OpsError;
 
 /// Everything that can stop a benchmark. A benchmark never reports figures
 /// from a run that failed part-way; it stops with one of these instead.
@@ -55,6 +59,16 @@ pub enum BenchError {
     Child { detail: String },
     #[error("invalid argument `{arg}`: {detail}")]
     Argument { arg: &'static str, detail: String },
+    #[error("view store: {0}")]
+    Views(Box<ViewError>),
+    #[error("{0}")]
+    Ops(Box<OpsError>),
+    #[error("starting a service in-process: {0}")]
+    Service(Box<StartError>),
+    #[error("{what}: the projection failed: {detail}")]
+    Projection { what: &'static str, detail: String },
+    #[error("HTTP ({what}): {detail}")]
+    Http { what: String, detail: String },
 }
 
 impl BenchError {
@@ -92,6 +106,9 @@ boxed_from!(
     Consume(ConsumeError),
     Encode(EncodeError),
     Contract(ContractError),
+    Views(ViewError),
+    Ops(OpsError),
+    Service(StartError),
 );
 
 /// Runs `future` with an upper bound, so a stuck broker ends the benchmark

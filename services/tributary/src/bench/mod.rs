@@ -19,6 +19,9 @@
 //! - [`rss`]: peak RSS of one consumer process draining a large backlog.
 //! - [`compare`]: Kafka (tansu) against RabbitMQ, throughput, latency and
 //!   behaviour, written to `docs/comparison.md`.
+//! - [`views`]: the orders view's rebuild and live apply rates vs a raw
+//!   read of the same topics.
+//! - [`gateway`]: the gateway's `POST /v1/orders` vs a trivial axum handler.
 
 pub mod codec;
 pub mod compare;
@@ -28,11 +31,13 @@ mod env;
 mod error;
 mod fill;
 mod fixtures;
+pub mod gateway;
 mod handler;
 pub mod produce;
 mod report;
 pub mod rss;
 mod stats;
+pub mod views;
 
 pub use cpu::CpuPerEvent;
 pub use env::{BenchEnv, EnvOptions};

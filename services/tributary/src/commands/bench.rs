@@ -13,8 +13,10 @@ use crate::bench::{
     codec::CodecOptions,
     compare::{CompareOptions, CompareReport, QueueKind},
     consume::{ConsumeOptions, ConsumeReport},
+    gateway::GatewayOptions,
     produce::{ProduceOptions, ProduceReport},
     rss::{ChildOptions, RssOptions, RssReport, Variant},
+    views::ViewsOptions,
 };
 
 /// Arguments of `tributary bench`.
@@ -43,6 +45,18 @@ pub struct Target {
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
+}
+
+impl Target {
+    /// A broker and a registry of the benchmark's own, no overrides.
+    fn own(json: bool) -> Target {
+        Target {
+            bootstrap: None,
+            registry: None,
+            librdkafka: Vec::new(),
+            json,
+        }
+    }
 }
 
 /// The benchmarks.
@@ -127,6 +141,41 @@ pub enum BenchCommand {
     /// Kafka (tansu) vs RabbitMQ: throughput, latency at fixed rates,
     /// fanout, and behaviour (replay, per-key ordering, crash redelivery).
     Compare(CompareArgs),
+    /// The orders view built by `views rebuild` and by the live consumer
+    /// vs a raw rdkafka read of the same topics (goal ≥ 0.5×).
+    Views {
+        #[command(flatten)]
+        target: Target,
+        /// Order sagas in the backlog (about 4.1 events each: 70 %
+        /// confirmed, 20 % payment declined, 10 % stock rejected).
+        #[arg(long, default_value_t = 2_500)]
+        orders: u64,
+        /// Partitions of each of the three topics.
+        #[arg(long, default_value_t = 12)]
+        partitions: i32,
+        /// Rounds; the order of the sides rotates, medians are reported.
+        #[arg(long, default_value_t = 5)]
+        rounds: usize,
+    },
+    /// The gateway's POST /v1/orders vs a trivial axum handler on the same
+    /// HTTP stack, in one process with its own broker (goal ≥ 0.5×).
+    Gateway {
+        /// Requests per side per round.
+        #[arg(long, default_value_t = 5_000)]
+        requests: u64,
+        /// Requests in flight, one client (and user) each.
+        #[arg(long, default_value_t = 32)]
+        concurrency: usize,
+        /// Rounds; sides alternate, medians are reported.
+        #[arg(long, default_value_t = 5)]
+        rounds: usize,
+        /// Requests each side answers before the first round.
+        #[arg(long, default_value_t = 500)]
+        warmup: u64,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
     /// The consumer process `bench rss` measures (internal).
     #[command(hide = true)]
     RssConsumer {
@@ -306,6 +355,52 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             measure(&target, async |env| bench::rss::run(env, &options).await).await
         }
         BenchCommand::Compare(args) => compare(args).await,
+        BenchCommand::Views {
+            target,
+            orders,
+            partitions,
+            rounds,
+        } => {
+            let options = ViewsOptions {
+                orders,
+                partitions,
+                rounds,
+            };
+            let report =
+                with_env(&target, async |env| bench::views::run(env, &options).await).await?;
+            print(
+                target.json,
+                &report,
+                || format!("{}\nBacklog: {}.", report.table(), report.backlog()),
+                &report.environment,
+            );
+            Ok(())
+        }
+        BenchCommand::Gateway {
+            requests,
+            concurrency,
+            rounds,
+            warmup,
+            json,
+        } => {
+            let options = GatewayOptions {
+                requests,
+                concurrency,
+                rounds,
+                warmup,
+            };
+            let report = with_env(&Target::own(json), async |env| {
+                bench::gateway::run(env, &options).await
+            })
+            .await?;
+            print(
+                json,
+                &report,
+                || format!("{}\n{}.", report.table(), report.relay()),
+                &report.environment,
+            );
+            Ok(())
+        }
         BenchCommand::RssConsumer {
             bootstrap,
             registry,
