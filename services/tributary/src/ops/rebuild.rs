@@ -8,8 +8,10 @@
 //! goes through the service's own projector and is applied with its event id
 //! and position, exactly as the live runtime applies it — but events the
 //! projector would emit are dropped: a rebuild must never publish.
-//! Topics are merged by record timestamp (per-key order is kept: one key
-//! lives on one partition).
+//! Partitions are read separately and merged by record timestamp, so events
+//! of one saga that travel on different topics and partitions are applied in
+//! the order they were written (per-key order is kept: one key lives on one
+//! partition).
 //!
 //! The switch is [`promote_shadow`], atomic on both view backends. A running
 //! service has the live store open (and on ScyllaDB keeps the keyspace it
@@ -142,7 +144,9 @@ pub async fn rebuild(
     }
     let started = Instant::now();
 
-    // Per topic: [low, live position) on every partition.
+    // [low, live position) on every partition, one reader per partition:
+    // the merge below needs each partition's oldest record at hand, and a
+    // reader of a whole topic hands over its partitions one after another.
     let mut readers = Vec::new();
     let mut total = 0;
     for topic in &target.topics {
@@ -163,7 +167,9 @@ pub async fn rebuild(
             })
             .collect();
         total += ranges.iter().map(PartitionRange::len).sum::<u64>();
-        readers.push(read_ranges(cluster.bootstrap(), topic, &ranges));
+        for range in ranges.iter().filter(|r| !r.is_empty()) {
+            readers.push(read_ranges(cluster.bootstrap(), topic, &[*range]));
+        }
     }
 
     let mut progress = Progress::new(&format!("rebuild {}", target.service), total, options.quiet);

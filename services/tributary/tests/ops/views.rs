@@ -20,11 +20,15 @@ use uuid::Uuid;
 
 use crate::helpers::{TestApp, now_ms};
 
+/// Partitions of every topic: several, so a rebuild has to merge events of
+/// one saga that sit on different partitions of different topics.
+const PARTITIONS: i32 = 3;
+
 /// The orders service's rebuild target, with its topics created.
 async fn orders_target(app: &TestApp) -> RebuildTarget {
     let definition = tributary_orders::definition(tributary_orders::OrdersConfig::default());
     for topic in &definition.consumes {
-        app.topic(topic, 1).await;
+        app.topic(topic, PARTITIONS).await;
     }
     RebuildTarget {
         service: definition.name,
@@ -52,12 +56,21 @@ async fn fill_live_view(
             }
             let payload = app.codec.encode_any(&event).await.expect("encode");
             let ts = base + applied;
+            // One partition per key, as a key-hashing producer would pick.
+            let partition = i32::try_from(n).expect("small") % PARTITIONS;
             let offset = app
-                .produce(event.topic(), 0, &event.key(), &payload, &[], Some(ts))
+                .produce(
+                    event.topic(),
+                    partition,
+                    &event.key(),
+                    &payload,
+                    &[],
+                    Some(ts),
+                )
                 .await;
             let record = RawRecord {
                 topic: event.topic().to_owned(),
-                partition: 0,
+                partition,
                 offset,
                 timestamp_ms: Some(ts),
                 key: Some(event.key().as_bytes().to_vec()),
