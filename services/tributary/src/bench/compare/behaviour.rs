@@ -10,7 +10,7 @@ use super::{
     Context,
     kafka::{self, KafkaRig},
     ordering::{OrderingCount, out_of_order_pairs},
-    pace::Pace,
+    pace::{Pace, Publisher},
     rabbit::{self, QueueKind, RabbitRig},
     rig::{AckPolicy, Read, RigSpec, Work},
     series::point,
@@ -239,24 +239,9 @@ async fn kafka_ordering(ctx: &mut Context<'_>, events: u64) -> Result<OrderingRe
         &ctx.collector,
     )
     .await?;
-    let id = ctx.next_point();
-    let outcome = point(
-        &rig,
-        ordering_pace(ctx, events),
-        id,
-        1,
-        &ctx.pool,
-        &ctx.collector,
-        ctx.options.drain_timeout,
-    )
-    .await;
+    let outcome = ordering_on(ctx, &rig, "Kafka (tansu)", events).await;
     rig.stop().await;
-    let (_, arrivals) = outcome?;
-    Ok(OrderingResult {
-        broker: "Kafka (tansu)".to_owned(),
-        consumers: ctx.options.consumers,
-        count: out_of_order_pairs(arrivals.iter().map(|a| (a.stamp.key, a.stamp.key_seq))),
-    })
+    outcome
 }
 
 async fn rabbit_ordering(ctx: &mut Context<'_>, events: u64) -> Result<OrderingResult, BenchError> {
@@ -268,9 +253,22 @@ async fn rabbit_ordering(ctx: &mut Context<'_>, events: u64) -> Result<OrderingR
         &ctx.collector,
     )
     .await?;
+    let outcome = ordering_on(ctx, &rig, "RabbitMQ (classic v2)", events).await;
+    rig.stop().await;
+    outcome
+}
+
+/// Publishes the ordering run through `rig` (either broker) and counts the
+/// key's messages that finished out of order.
+async fn ordering_on<P: Publisher>(
+    ctx: &mut Context<'_>,
+    rig: &P,
+    broker: &str,
+    events: u64,
+) -> Result<OrderingResult, BenchError> {
     let id = ctx.next_point();
-    let outcome = point(
-        &rig,
+    let (_, arrivals) = point(
+        rig,
         ordering_pace(ctx, events),
         id,
         1,
@@ -278,11 +276,9 @@ async fn rabbit_ordering(ctx: &mut Context<'_>, events: u64) -> Result<OrderingR
         &ctx.collector,
         ctx.options.drain_timeout,
     )
-    .await;
-    rig.stop().await;
-    let (_, arrivals) = outcome?;
+    .await?;
     Ok(OrderingResult {
-        broker: "RabbitMQ (classic v2)".to_owned(),
+        broker: broker.to_owned(),
         consumers: ctx.options.consumers,
         count: out_of_order_pairs(arrivals.iter().map(|a| (a.stamp.key, a.stamp.key_seq))),
     })
