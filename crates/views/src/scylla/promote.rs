@@ -20,14 +20,16 @@
 
 use std::collections::HashSet;
 
-use ::scylla::client::session::Session;
+use ::scylla::{
+    client::session::Session, deserialize::row::DeserializeRow, serialize::row::SerializeRow,
+};
 use futures::StreamExt;
 use uuid::Uuid;
 
 use super::config::ScyllaConfig;
 use super::error::{execution_error, shape_error};
 use super::schema::{keyspace_name, migrate};
-use crate::error::ViewError;
+use crate::error::{BoxError, ViewError};
 use crate::model::{Namespace, TableDef};
 
 /// Headers column as stored (an empty list reads back as null).
@@ -164,35 +166,14 @@ async fn copy_positions(
     to: &str,
     location: &str,
 ) -> Result<(), ViewError> {
-    let insert = session
-        .prepare(format!(
-            "INSERT INTO {to}.positions (grp, topic, part, next_offset) VALUES (?, ?, ?, ?)"
-        ))
-        .await
-        .map_err(|e| shape_error(location, e))?;
-    let mut rows = session
-        .query_iter(
-            format!("SELECT grp, topic, part, next_offset FROM {from}.positions"),
-            (),
-        )
-        .await
-        .map_err(|e| ViewError::Storage {
-            location: location.to_owned(),
-            source: Box::new(e),
-        })?
-        .rows_stream::<(String, String, i32, i64)>()
-        .map_err(|e| shape_error(location, e))?;
-    while let Some(row) = rows.next().await {
-        let row = row.map_err(|e| ViewError::Storage {
-            location: location.to_owned(),
-            source: Box::new(e),
-        })?;
-        session
-            .execute_unpaged(&insert, row)
-            .await
-            .map_err(|e| execution_error(location, e))?;
-    }
-    Ok(())
+    copy_rows::<(String, String, i32, i64)>(
+        session,
+        (from, to),
+        "positions",
+        "grp, topic, part, next_offset",
+        location,
+    )
+    .await
 }
 
 async fn copy_outbox(
@@ -201,32 +182,47 @@ async fn copy_outbox(
     to: &str,
     location: &str,
 ) -> Result<(), ViewError> {
+    copy_rows::<(i32, i64, Uuid, String, String, Vec<u8>, Headers)>(
+        session,
+        (from, to),
+        "outbox",
+        "shard, seq, event_id, topic, msg_key, payload, headers",
+        location,
+    )
+    .await
+}
+
+/// Copies every row of `table` from keyspace `from` to keyspace `to`,
+/// reading `columns` as `R` and writing them back unchanged.
+async fn copy_rows<R>(
+    session: &Session,
+    (from, to): (&str, &str),
+    table: &str,
+    columns: &str,
+    location: &str,
+) -> Result<(), ViewError>
+where
+    R: for<'frame, 'metadata> DeserializeRow<'frame, 'metadata> + SerializeRow,
+{
+    let markers = vec!["?"; columns.split(',').count()].join(", ");
     let insert = session
         .prepare(format!(
-            "INSERT INTO {to}.outbox (shard, seq, event_id, topic, msg_key, payload, headers) \
-             VALUES (?, ?, ?, ?, ?, ?, ?)"
+            "INSERT INTO {to}.{table} ({columns}) VALUES ({markers})"
         ))
         .await
         .map_err(|e| shape_error(location, e))?;
+    let storage = |e: BoxError| ViewError::Storage {
+        location: location.to_owned(),
+        source: e,
+    };
     let mut rows = session
-        .query_iter(
-            format!(
-                "SELECT shard, seq, event_id, topic, msg_key, payload, headers FROM {from}.outbox"
-            ),
-            (),
-        )
+        .query_iter(format!("SELECT {columns} FROM {from}.{table}"), ())
         .await
-        .map_err(|e| ViewError::Storage {
-            location: location.to_owned(),
-            source: Box::new(e),
-        })?
-        .rows_stream::<(i32, i64, Uuid, String, String, Vec<u8>, Headers)>()
+        .map_err(|e| storage(Box::new(e)))?
+        .rows_stream::<R>()
         .map_err(|e| shape_error(location, e))?;
     while let Some(row) = rows.next().await {
-        let row = row.map_err(|e| ViewError::Storage {
-            location: location.to_owned(),
-            source: Box::new(e),
-        })?;
+        let row = row.map_err(|e| storage(Box::new(e)))?;
         session
             .execute_unpaged(&insert, row)
             .await
