@@ -18,8 +18,9 @@
 //!   weaker but replay-convergent guarantees documented in that module.
 //!
 //! [`conformance`] holds the behaviour both must show; [`compare_tables`],
-//! [`Namespace::Shadow`] and [`promote_shadow`] (the atomic switch) are the
-//! building blocks of view rebuilds.
+//! [`Namespace::Shadow`], [`open_bulk_load`] (many applies per backend
+//! transaction) and [`promote_shadow`] (the atomic switch) are the building
+//! blocks of view rebuilds.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), tributary_views::ViewError> {
@@ -59,7 +60,7 @@ pub use digest::{DigestBuilder, TableDigest};
 pub use error::{BoxError, ViewError};
 pub use model::{ClusteringOrder, Namespace, Row, RowKey, TableDef};
 pub use names::{MAX_NAMESPACE_NAME, MAX_SERVICE_NAME, MAX_TABLE_NAME};
-pub use store::{ViewStore, open_store, open_store_in, promote_shadow};
+pub use store::{BulkLoad, ViewStore, open_bulk_load, open_store, open_store_in, promote_shadow};
 pub use transaction::{
     ConsumedPosition, Expect, OutboxEntry, OutboxMessage, Outcome, Transaction, Write,
 };

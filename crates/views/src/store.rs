@@ -83,6 +83,50 @@ pub trait ViewStore: Send + Sync + std::fmt::Debug + 'static {
     async fn digest(&self, table: &str) -> Result<TableDigest, ViewError>;
 }
 
+/// A [`ViewStore`] for loading a copy of a view that no other process
+/// writes, such as a rebuild's shadow: it may group many applies into one
+/// backend transaction (the embedded backend commits every thousand or
+/// so), so other stores see the applies only after [`finish`](Self::finish).
+/// Reads through the loader itself see every apply so far, and each apply
+/// still applies all of its transaction or nothing.
+#[async_trait]
+pub trait BulkLoad: ViewStore {
+    /// Makes every apply so far durable and visible to other stores. If the
+    /// loader is dropped without it, applies since the last internal commit
+    /// are lost.
+    async fn finish(&self) -> Result<(), ViewError>;
+}
+
+/// Opens `namespace` of `service` for a bulk load (see [`BulkLoad`]),
+/// creating its schema and tables like [`open_store_in`].
+pub async fn open_bulk_load(
+    config: &ViewsConfig,
+    service: &str,
+    namespace: &Namespace,
+    tables: &[TableDef],
+) -> Result<Arc<dyn BulkLoad>, ViewError> {
+    match config.backend {
+        Backend::Embedded => {
+            let store = crate::embedded::EmbeddedStore::open(
+                &config.data_dir,
+                &config.embedded,
+                service,
+                namespace,
+                tables,
+            )
+            .await?;
+            Ok(Arc::new(crate::embedded::EmbeddedBulkLoad::new(store)?))
+        }
+        // Every write is its own statement there already; nothing to group.
+        Backend::Scylla => {
+            let store =
+                crate::scylla::ScyllaStore::open(&config.scylla, service, namespace, tables)
+                    .await?;
+            Ok(Arc::new(store))
+        }
+    }
+}
+
 /// Opens the live store of `service` with the backend chosen by `config`,
 /// creating or upgrading its schema and the declared tables.
 pub async fn open_store(

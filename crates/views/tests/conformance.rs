@@ -114,3 +114,74 @@ conformance_tests!(
     shadow_namespace_is_isolated_and_comparable,
     promote_replaces_live_with_shadow,
 );
+
+/// Bulk loads ([`open_bulk_load`]) of the embedded backend, through every
+/// case that uses one store instance per service (a bulk load has a single
+/// writer by definition), on both runtime flavours: the loader calls SQLite
+/// through `block_in_place` on a multi-threaded runtime and inline on a
+/// current-thread one.
+mod bulk {
+    use tributary_views::open_bulk_load;
+
+    use super::*;
+
+    struct BulkFactory(EmbeddedFactory);
+
+    #[async_trait]
+    impl StoreFactory for BulkFactory {
+        async fn open(
+            &self,
+            service: &str,
+            namespace: &Namespace,
+            tables: &[TableDef],
+        ) -> Result<Arc<dyn ViewStore>, ViewError> {
+            let store: Arc<dyn ViewStore> =
+                open_bulk_load(&self.0.config, service, namespace, tables).await?;
+            Ok(store)
+        }
+
+        async fn promote(
+            &self,
+            service: &str,
+            shadow: &str,
+            tables: &[TableDef],
+        ) -> Result<(), ViewError> {
+            self.0.promote(service, shadow, tables).await
+        }
+    }
+
+    macro_rules! bulk_cases {
+        ($($case:ident),* $(,)?) => {
+            mod multi_thread {
+                use super::*;
+                $(
+                    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                    async fn $case() {
+                        conformance::$case(&BulkFactory(EmbeddedFactory::new())).await;
+                    }
+                )*
+            }
+            mod current_thread {
+                use super::*;
+                $(
+                    #[tokio::test]
+                    async fn $case() {
+                        conformance::$case(&BulkFactory(EmbeddedFactory::new())).await;
+                    }
+                )*
+            }
+        };
+    }
+
+    bulk_cases!(
+        put_get_and_partition_order,
+        expectations_and_versions,
+        scan_pages_cover_every_row_once,
+        rejects_invalid_input,
+        conflict_applies_nothing,
+        duplicate_event_applies_nothing,
+        outbox_keeps_order_and_acks,
+        positions_upsert_per_group_and_partition,
+        digest_is_order_independent_and_content_sensitive,
+    );
+}

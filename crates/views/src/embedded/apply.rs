@@ -18,13 +18,28 @@ pub(crate) fn apply(
     shared: &Shared,
     tx: &Transaction,
 ) -> Result<Outcome, ViewError> {
-    let err = |e| shared.error(e);
-    let schema = &shared.schema;
-    // Dropping `db` without commit rolls back: every early return applies nothing.
+    // Dropping `db` without commit rolls back: an error applies nothing.
     let db = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
-        .map_err(err)?;
+        .map_err(|e| shared.error(e))?;
+    let outcome = apply_within(&db, shared, tx)?;
+    if outcome == Outcome::Applied {
+        db.commit().map_err(|e| shared.error(e))?;
+    }
+    Ok(outcome)
+}
 
+/// Checks and writes `tx` inside a transaction or savepoint the caller
+/// opened. Writes are made as their expectations pass, so the caller
+/// commits only on [`Outcome::Applied`] and rolls back on any other outcome
+/// or an error.
+pub(crate) fn apply_within(
+    db: &Connection,
+    shared: &Shared,
+    tx: &Transaction,
+) -> Result<Outcome, ViewError> {
+    let err = |e| shared.error(e);
+    let schema = &shared.schema;
     if let Some(event_id) = tx.event_id {
         let seen = db
             .prepare_cached(&schema.processed_exists)
@@ -113,6 +128,5 @@ pub(crate) fn apply(
             .map_err(err)?;
     }
 
-    db.commit().map_err(err)?;
     Ok(Outcome::Applied)
 }

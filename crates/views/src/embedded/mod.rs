@@ -17,6 +17,7 @@
 //! as a separate process, so its own SQLite build never links with this one.
 
 mod apply;
+mod bulk;
 mod config;
 mod headers;
 mod pool;
@@ -29,6 +30,7 @@ use std::path::{Path, PathBuf};
 use async_trait::async_trait;
 use uuid::Uuid;
 
+pub(crate) use self::bulk::EmbeddedBulkLoad;
 pub use self::config::{EmbeddedConfig, Synchronous};
 use self::pool::{Pool, Shared};
 use self::schema::Schema;

@@ -84,7 +84,7 @@ impl Shared {
     }
 
     /// Opens and configures one connection.
-    fn connect(&self) -> Result<Connection, ViewError> {
+    pub(crate) fn connect(&self) -> Result<Connection, ViewError> {
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
             | OpenFlags::SQLITE_OPEN_CREATE
             | OpenFlags::SQLITE_OPEN_NO_MUTEX;
