@@ -27,7 +27,7 @@ use tributary_bus::{EventCodec, Received};
 use tributary_service::Projector;
 use tributary_views::{
     CompareOptions, ConsumedPosition, Namespace, RowDifference, TableDef, Transaction, ViewStore,
-    ViewsConfig, compare_tables, open_store, open_store_in, promote_shadow,
+    ViewsConfig, compare_tables, open_bulk_load, open_store, promote_shadow,
 };
 
 use super::{
@@ -128,7 +128,8 @@ pub async fn rebuild(
             target.service, target.group
         )));
     }
-    let rebuilt = open_store_in(views, target.service, &namespace, &target.tables)
+    // Nothing else writes the shadow, so its applies go in large groups.
+    let rebuilt = open_bulk_load(views, target.service, &namespace, &target.tables)
         .await
         .map_err(store_err)?;
     if !rebuilt
@@ -192,6 +193,7 @@ pub async fn rebuild(
             ));
         }
     }
+    rebuilt.finish().await.map_err(store_err)?;
     progress.finish();
     let rebuild_seconds = started.elapsed().as_secs_f64();
 
