@@ -7,7 +7,9 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/tributary-target}"
 export TRIBUTARY_TOOLS_DIR="${TRIBUTARY_TOOLS_DIR:-$HOME/.cache/tributary-tools}"
 
 TANSU_VERSION=0.6.0
-TANSU_BIN_DEFAULT="$TRIBUTARY_TOOLS_DIR/tansu-$TANSU_VERSION/bin/tansu"
+# Raised whenever scripts/tansu/fixes.patch changes, so machines rebuild.
+# Keep in step with TANSU_BUILD in crates/broker/src/locate.rs.
+TANSU_BUILD="$TANSU_VERSION-tributary.1"
 
 log() { printf '==> %s\n' "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }

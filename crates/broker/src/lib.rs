@@ -11,5 +11,5 @@ mod locate;
 mod process;
 
 pub use error::BrokerError;
-pub use locate::{TANSU_VERSION, locate_tansu, tools_dir};
+pub use locate::{TANSU_BUILD, TANSU_VERSION, locate_tansu, tools_dir};
 pub use process::{BrokerOptions, BrokerProcess, SQLITE_FILE, Storage, free_local_port};

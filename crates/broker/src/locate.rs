@@ -9,6 +9,11 @@ use crate::BrokerError;
 /// a newer compiler than this project's, so the version is pinned.
 pub const TANSU_VERSION: &str = "0.6.0";
 
+/// The build `scripts/setup` installs: [`TANSU_VERSION`] with the fixes in
+/// `scripts/tansu/fixes.patch`. The suffix changes whenever the patch does,
+/// so a machine with an older build installs the new one beside it.
+pub const TANSU_BUILD: &str = "0.6.0-tributary.1";
+
 /// Where `scripts/setup` installs tools that are built rather than shipped:
 /// `$TRIBUTARY_TOOLS_DIR`, else `$HOME/.cache/tributary-tools`. Outside the
 /// work tree so every clone on a machine shares one build.
@@ -33,7 +38,7 @@ pub fn locate_tansu() -> Result<PathBuf, BrokerError> {
         searched.push(format!("TANSU_BIN={}", path.display()));
     }
     let installed = tools_dir()
-        .join(format!("tansu-{TANSU_VERSION}"))
+        .join(format!("tansu-{TANSU_BUILD}"))
         .join("bin")
         .join("tansu");
     if is_executable(&installed) {
@@ -50,7 +55,7 @@ pub fn locate_tansu() -> Result<PathBuf, BrokerError> {
     }
     searched.push("$PATH".to_owned());
     Err(BrokerError::NotInstalled {
-        version: TANSU_VERSION,
+        version: TANSU_BUILD,
         searched: searched.join(", "),
     })
 }

@@ -17,18 +17,11 @@ use crate::wait_until;
 
 /// A real tansu broker on an ephemeral port, killed when dropped.
 ///
-/// Each of tansu 0.6.0's storages lacks something, so the choice is made
-/// per test:
-///
-/// - **memory** (the default here): a fetch from an offset inside a record
-///   batch returns nothing, so a consumer resuming from a commit in the
-///   middle of a producer's batch skips the rest of that batch;
-/// - **SQLite** (what `tributary up` runs on): a DescribeGroups request for
-///   any group a member has ever joined fails (the stored group is read as a
-///   JSON string instead of an object; fixed upstream after 0.6.0), and the
-///   broker drops the connection, so members cannot be listed.
-///
-/// `tests/broker.rs` checks that SQLite storage resumes inside a batch.
+/// Memory storage by default: nothing touches the disk and a broker starts
+/// in well under a second. [`TestBroker::start_on`] picks SQLite, the storage
+/// `tributary up` runs on, for tests of what differs between the two.
+/// `tests/broker.rs` pins the three fixes `scripts/setup` applies to tansu
+/// 0.6.0 (`scripts/tansu/fixes.patch`), on both storages.
 #[derive(Debug)]
 pub struct TestBroker {
     process: BrokerProcess,
@@ -44,8 +37,7 @@ impl TestBroker {
         Self::start_on(Storage::Memory).await
     }
 
-    /// [`TestBroker::start`] on the given storage (see the type's docs for
-    /// what each cannot do).
+    /// [`TestBroker::start`] on the given storage.
     pub async fn start_on(storage: Storage) -> TestBroker {
         crate::init_test_tracing();
         let dir = tempfile::tempdir().expect("create a temporary directory for the broker");

@@ -5,7 +5,7 @@ use std::time::Duration;
 use futures::StreamExt;
 use rdkafka::{
     Message, Offset, TopicPartitionList,
-    consumer::{Consumer, StreamConsumer},
+    consumer::{BaseConsumer, CommitMode, Consumer, StreamConsumer},
     producer::{FutureProducer, FutureRecord},
 };
 use tributary_testkit::{Storage, TestBroker, unique_name};
@@ -52,13 +52,15 @@ async fn brokers_started_side_by_side_are_independent() {
     assert_ne!(a.bootstrap_servers(), b.bootstrap_servers());
 }
 
-/// What `tributary up` relies on after a crash or rebalance: on SQLite
-/// storage, a consumer that starts from an offset in the middle of a
-/// producer's batch (where a commit usually lands) reads from exactly that
-/// offset. (On tansu 0.6.0's memory storage it reads nothing.)
-#[tokio::test]
-async fn on_sqlite_a_fetch_from_inside_a_batch_starts_at_that_offset() {
-    let broker = TestBroker::start_on(Storage::Sqlite).await;
+// The three fixes `scripts/setup` applies to tansu 0.6.0
+// (`scripts/tansu/fixes.patch`), each on both storages: unpatched, every one
+// of these tests fails on at least one of them.
+
+/// What a consumer relies on after a crash or rebalance: starting from an
+/// offset in the middle of a producer's batch (where a commit usually lands)
+/// reads from exactly that offset, and on to the end.
+async fn a_fetch_from_inside_a_batch_starts_at_that_offset(storage: Storage) {
+    let broker = TestBroker::start_on(storage).await;
     let topic = unique_name("testkit-mid-batch");
     broker.create_topic(&topic, 1).await;
     let producer: FutureProducer = broker
@@ -67,23 +69,24 @@ async fn on_sqlite_a_fetch_from_inside_a_batch_starts_at_that_offset() {
         .set("linger.ms", "200")
         .create()
         .expect("producer");
-    // Enqueued together within the linger time: one batch.
-    let sends = (0..50).map(|i| {
-        let payload = format!("m{i}");
-        let producer = producer.clone();
-        let topic = topic.clone();
-        async move {
-            producer
-                .send(
-                    FutureRecord::to(&topic).key("k").payload(&payload),
-                    Duration::from_secs(10),
-                )
-                .await
-                .expect("delivery report")
-        }
-    });
-    let deliveries = futures::future::join_all(sends).await;
-    assert_eq!(deliveries.last().map(|d| d.offset), Some(49));
+    // Enqueued together within the linger time: one batch, then a second.
+    for range in [0..50, 50..60] {
+        let sends = range.map(|i| {
+            let payload = format!("m{i}");
+            let producer = producer.clone();
+            let topic = topic.clone();
+            async move {
+                producer
+                    .send(
+                        FutureRecord::to(&topic).key("k").payload(&payload),
+                        Duration::from_secs(10),
+                    )
+                    .await
+                    .expect("delivery report")
+            }
+        });
+        futures::future::join_all(sends).await;
+    }
 
     let consumer: StreamConsumer = broker
         .client_config()
@@ -96,11 +99,137 @@ async fn on_sqlite_a_fetch_from_inside_a_batch_starts_at_that_offset() {
         .add_partition_offset(&topic, 0, Offset::Offset(25))
         .expect("offset");
     consumer.assign(&assignment).expect("assign");
-    let message = tokio::time::timeout(Duration::from_secs(30), consumer.stream().next())
+    let mut payloads = Vec::new();
+    while payloads.len() < 35 {
+        let message = tokio::time::timeout(Duration::from_secs(30), consumer.stream().next())
+            .await
+            .expect("a message within 30s")
+            .expect("stream open")
+            .expect("no consumer error");
+        payloads.push(String::from_utf8_lossy(message.payload().unwrap_or_default()).into_owned());
+    }
+    let expected: Vec<String> = (25..60).map(|i| format!("m{i}")).collect();
+    assert_eq!(payloads, expected);
+}
+
+#[tokio::test]
+async fn on_memory_a_fetch_from_inside_a_batch_starts_at_that_offset() {
+    a_fetch_from_inside_a_batch_starts_at_that_offset(Storage::Memory).await;
+}
+
+#[tokio::test]
+async fn on_sqlite_a_fetch_from_inside_a_batch_starts_at_that_offset() {
+    a_fetch_from_inside_a_batch_starts_at_that_offset(Storage::Sqlite).await;
+}
+
+/// A fetch that finds records answers at once: the client's
+/// `fetch.wait.max.ms` is how long to wait when there is nothing to read,
+/// not a delay added to every answer. The wait here is far longer than the
+/// test's bound, so only a broker that sleeps it out fails (unpatched tansu
+/// 0.6.0 answers after half of it).
+async fn a_fetch_that_finds_records_does_not_wait(storage: Storage) {
+    let broker = TestBroker::start_on(storage).await;
+    let topic = unique_name("testkit-fetch-wait");
+    broker.create_topic(&topic, 1).await;
+    let producer: FutureProducer = broker.client_config().create().expect("producer");
+    producer
+        .send(
+            FutureRecord::to(&topic).key("k").payload("ready"),
+            Duration::from_secs(10),
+        )
         .await
-        .expect("a message within 30s")
+        .expect("delivery report");
+    let consumer: StreamConsumer = broker
+        .client_config()
+        .set("group.id", unique_name("testkit-group"))
+        .set("fetch.wait.max.ms", "50000")
+        .set("socket.timeout.ms", "120000")
+        .create()
+        .expect("consumer");
+    let mut assignment = TopicPartitionList::new();
+    assignment
+        .add_partition_offset(&topic, 0, Offset::Beginning)
+        .expect("offset");
+    consumer.assign(&assignment).expect("assign");
+    let message = tokio::time::timeout(Duration::from_secs(15), consumer.stream().next())
+        .await
+        .expect("the record well before the 50 s fetch wait")
         .expect("stream open")
         .expect("no consumer error");
-    assert_eq!(message.offset(), 25);
-    assert_eq!(message.payload(), Some(&b"m25"[..]));
+    assert_eq!(message.payload(), Some(&b"ready"[..]));
+}
+
+#[tokio::test]
+async fn on_memory_a_fetch_that_finds_records_does_not_wait() {
+    a_fetch_that_finds_records_does_not_wait(Storage::Memory).await;
+}
+
+#[tokio::test]
+async fn on_sqlite_a_fetch_that_finds_records_does_not_wait() {
+    a_fetch_that_finds_records_does_not_wait(Storage::Sqlite).await;
+}
+
+/// What `groups describe` and every "is the group active?" check rely on:
+/// DescribeGroups lists the members of a group that has been joined.
+async fn a_joined_group_can_be_described(storage: Storage) {
+    let broker = TestBroker::start_on(storage).await;
+    let topic = unique_name("testkit-describe");
+    broker.create_topic(&topic, 1).await;
+    let group = unique_name("testkit-group");
+    let producer: FutureProducer = broker.client_config().create().expect("producer");
+    producer
+        .send(
+            FutureRecord::to(&topic).key("k").payload("joined"),
+            Duration::from_secs(10),
+        )
+        .await
+        .expect("delivery report");
+    let member: StreamConsumer = broker
+        .client_config()
+        .set("group.id", &group)
+        .set("auto.offset.reset", "earliest")
+        .create()
+        .expect("consumer");
+    member.subscribe(&[&topic]).expect("subscribe");
+    // A record delivered means the join and the assignment are done. It is
+    // committed too, as a running service's group would have: memory
+    // storage lists (and librdkafka then describes) only groups with
+    // committed offsets.
+    let message = tokio::time::timeout(Duration::from_secs(60), member.stream().next())
+        .await
+        .expect("a message within 60s")
+        .expect("stream open")
+        .expect("no consumer error");
+    member
+        .commit_message(&message, CommitMode::Sync)
+        .expect("commit");
+    drop(message);
+
+    let admin: BaseConsumer = broker.client_config().create().expect("client");
+    let groups = tokio::task::spawn_blocking(move || {
+        admin
+            .fetch_group_list(Some(&group), Duration::from_secs(10))
+            .map(|list| {
+                list.groups()
+                    .iter()
+                    .map(|g| (g.name().to_owned(), g.members().len()))
+                    .collect::<Vec<_>>()
+            })
+    })
+    .await
+    .expect("describe task")
+    .expect("DescribeGroups answered");
+    assert_eq!(groups.len(), 1, "{groups:?}");
+    assert_eq!(groups[0].1, 1, "one member: {groups:?}");
+    drop(member);
+}
+
+#[tokio::test]
+async fn on_memory_a_joined_group_can_be_described() {
+    a_joined_group_can_be_described(Storage::Memory).await;
+}
+
+#[tokio::test]
+async fn on_sqlite_a_joined_group_can_be_described() {
+    a_joined_group_can_be_described(Storage::Sqlite).await;
 }

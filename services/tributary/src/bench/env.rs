@@ -135,7 +135,7 @@ impl BenchEnv {
         let broker = match &self.broker {
             Some(_) => format!(
                 "tansu {} (memory storage) at {}",
-                tributary_broker::TANSU_VERSION,
+                tributary_broker::TANSU_BUILD,
                 self.bootstrap
             ),
             None => format!("existing broker at {}", self.bootstrap),

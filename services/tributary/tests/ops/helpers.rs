@@ -53,8 +53,7 @@ impl TestApp {
         Self::with_broker(TestBroker::start().await).await
     }
 
-    /// A test application whose broker keeps its data on `storage` (see
-    /// [`TestBroker::start_on`] for why a test would not use SQLite).
+    /// A test application whose broker keeps its data on `storage`.
     pub async fn start_on(storage: Storage) -> TestApp {
         Self::with_broker(TestBroker::start_on(storage).await).await
     }
@@ -183,15 +182,12 @@ impl TestApp {
     /// An active member of `group` on `topic` that the broker reports in
     /// its group list before this returns; it leaves when dropped.
     ///
-    /// Needs a broker on memory storage ([`TestApp::start_on`]): tansu 0.6.0
-    /// on SQLite fails every DescribeGroups request for a joined group, so
-    /// no member ever shows. On memory storage the group first commits the
-    /// end of `topic`, as a running service's group would have; without a
-    /// commit the member is invisible there too, because that storage
-    /// answers ListGroups with only the groups that have committed offsets
-    /// (it lists the `groups/consumers/<group>/` prefixes where offsets are
-    /// kept, not the `<group>.json` objects that hold the membership) and
-    /// librdkafka describes only the groups that list names.
+    /// The group first commits the end of `topic`, as a running service's
+    /// group would have. On memory storage the member would be invisible
+    /// without it: that storage answers ListGroups with only the groups that
+    /// have committed offsets (it lists the `groups/consumers/<group>/`
+    /// prefixes where offsets are kept, not the `<group>.json` objects that
+    /// hold the membership), and librdkafka describes only listed groups.
     pub async fn active_member(&self, group: &str, topic: &str) -> Member {
         let ids = self.cluster.partitions(topic).await.expect("partitions");
         let marks = self

@@ -289,15 +289,11 @@ async fn switch_makes_a_matching_copy_live_and_keeps_the_live_view_on_a_mismatch
 /// the CLI, with the live view, its positions and the shadow untouched.
 /// Once the member has left, the same switch goes through.
 ///
-/// On a memory-storage broker: tansu 0.6.0 on SQLite (what `up` runs) fails
-/// every DescribeGroups request for a group a member has joined, so there
-/// the check cannot see members at all and every `--switch` of a service
-/// that ever ran fails with a broker transport error (see
-/// [`TestApp::active_member`]). This test covers the refusal against a
-/// broker that reports members, as Kafka does.
+/// On the broker storage `tributary up` runs, SQLite, where unpatched tansu
+/// 0.6.0 failed every DescribeGroups request for a joined group.
 #[tokio::test]
 async fn switch_is_refused_while_the_services_group_has_an_active_member() {
-    let app = TestApp::start_on(Storage::Memory).await;
+    let app = TestApp::start_on(Storage::Sqlite).await;
     // The service's own group (`tributary.orders`), which the CLI checks;
     // the broker belongs to this test alone.
     let target = orders_target(&app).await;

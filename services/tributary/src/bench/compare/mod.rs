@@ -238,7 +238,7 @@ pub async fn run(
         command,
         date: humantime::format_rfc3339_seconds(SystemTime::now()).to_string(),
         machine: machine(),
-        tansu_version: tributary_broker::TANSU_VERSION.to_owned(),
+        tansu_version: tributary_broker::TANSU_BUILD.to_owned(),
         rabbitmq_version,
         environment: env.describe(),
         amqp_url: redact(&options.amqp_url),

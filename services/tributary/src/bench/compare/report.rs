@@ -337,8 +337,6 @@ fn behaviour(out: &mut String, r: &CompareReport) {
                 x.broker, x.delivered_twice_before_crash
             ));
         }
-        let mid_batch = x.broker.starts_with("Kafka (tansu)")
-            && (x.processed_twice != unacknowledged || x.never_processed > 0);
         if x.processed_twice != unacknowledged {
             notes.push(format!(
                 "- {}: of the {} events processed but not acknowledged before the crash, {} were \
@@ -353,17 +351,7 @@ fn behaviour(out: &mut String, r: &CompareReport) {
                 x.broker, x.never_processed
             ));
         }
-        if mid_batch {
-            notes.push(
-                "  The group's committed offsets were read from the broker, and the replacement \
-                 started past events nobody had committed: tansu 0.6.0 with memory storage answers \
-                 a fetch from an offset inside a record batch with nothing, and the consumer \
-                 resumes at the next batch, skipping the rest of the one it was in \
-                 (`scripts/broker-probe` shows it). tansu's SQLite storage, which `tributary up` \
-                 uses, serves such fetches; a Kafka broker does too."
-                    .to_owned(),
-            );
-        } else if x.processed_twice != unacknowledged || x.never_processed > 0 {
+        if x.processed_twice != unacknowledged || x.never_processed > 0 {
             notes.push("  This run does not tell why.".to_owned());
         }
         table.row([
