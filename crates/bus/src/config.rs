@@ -34,10 +34,13 @@ pub mod defaults {
     pub const MAX_IN_FLIGHT_PER_PARTITION: usize = 1000;
     pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
     pub const STATISTICS_INTERVAL: Duration = Duration::from_secs(5);
-    /// Short enough that a saga hop is not dominated by the broker holding an
-    /// empty fetch open (tansu waits out the whole window), long enough that
-    /// idle consumers do not spin.
-    pub const FETCH_WAIT_MAX: Duration = Duration::from_millis(25);
+    /// librdkafka's own default. A broker answers a waiting fetch as soon
+    /// as records arrive (Kafka does; so does the tansu build
+    /// `scripts/setup` installs), so the wait only sets how often an idle
+    /// consumer asks again: on the embedded broker, where every fetch costs
+    /// SQLite queries for each partition, 25 ms kept one core busy while
+    /// idle and 500 ms half of one.
+    pub const FETCH_WAIT_MAX: Duration = Duration::from_millis(500);
     /// librdkafka pauses fetching a partition whose local queue holds
     /// `queued.min.messages` for this long; its default of 1 s made every
     /// drain of a backlog stall for half a second (docs/benchmarks.md,
@@ -136,8 +139,9 @@ pub struct ConsumerSettings {
     #[serde(with = "humantime_serde")]
     pub statistics_interval: Duration,
     /// Longest time the broker may hold a fetch open waiting for data
-    /// (`fetch.wait.max.ms`). It bounds the latency each consumer hop adds
-    /// when traffic is light, at the price of more fetch requests while idle.
+    /// (`fetch.wait.max.ms`). Against a broker that answers when data
+    /// arrives it costs no latency; shorter means more fetch requests while
+    /// idle.
     #[serde(with = "humantime_serde")]
     pub fetch_wait_max: Duration,
     /// Retry policy for handlers that fail with a retryable error.

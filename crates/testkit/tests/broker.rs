@@ -52,7 +52,7 @@ async fn brokers_started_side_by_side_are_independent() {
     assert_ne!(a.bootstrap_servers(), b.bootstrap_servers());
 }
 
-// The three fixes `scripts/setup` applies to tansu 0.6.0
+// The four fixes `scripts/setup` applies to tansu 0.6.0
 // (`scripts/tansu/fixes.patch`), each on both storages: unpatched, every one
 // of these tests fails on at least one of them.
 
@@ -167,6 +167,73 @@ async fn on_memory_a_fetch_that_finds_records_does_not_wait() {
 #[tokio::test]
 async fn on_sqlite_a_fetch_that_finds_records_does_not_wait() {
     a_fetch_that_finds_records_does_not_wait(Storage::Sqlite).await;
+}
+
+/// A fetch that found nothing and waits out `fetch.wait.max.ms` answers as
+/// soon as a record is written, so a consumer at the end of its partitions
+/// sees new records at once whatever its wait (unpatched tansu 0.6.0 looks
+/// again only when the wait ends, here after 25 s).
+async fn a_waiting_fetch_wakes_when_a_record_is_written(storage: Storage) {
+    let broker = TestBroker::start_on(storage).await;
+    let topic = unique_name("testkit-fetch-wake");
+    broker.create_topic(&topic, 1).await;
+    let producer: FutureProducer = broker.client_config().create().expect("producer");
+    let send = |payload: &'static str| {
+        let producer = producer.clone();
+        let topic = topic.clone();
+        async move {
+            producer
+                .send(
+                    FutureRecord::to(&topic).key("k").payload(payload),
+                    Duration::from_secs(10),
+                )
+                .await
+                .expect("delivery report")
+        }
+    };
+    let consumer: StreamConsumer = broker
+        .client_config()
+        .set("group.id", unique_name("testkit-group"))
+        .set("fetch.wait.max.ms", "50000")
+        .set("socket.timeout.ms", "120000")
+        .create()
+        .expect("consumer");
+    let mut assignment = TopicPartitionList::new();
+    assignment
+        .add_partition_offset(&topic, 0, Offset::Beginning)
+        .expect("offset");
+    consumer.assign(&assignment).expect("assign");
+    let mut stream = consumer.stream();
+    // Once the first record has arrived, the consumer's next fetch is the
+    // one waiting at the end of the partition.
+    send("first").await;
+    let first = tokio::time::timeout(Duration::from_secs(15), stream.next())
+        .await
+        .expect("the first record")
+        .expect("stream open");
+    assert_eq!(
+        first.expect("no consumer error").payload(),
+        Some(&b"first"[..])
+    );
+    send("second").await;
+    let second = tokio::time::timeout(Duration::from_secs(15), stream.next())
+        .await
+        .expect("the second record well before the 50 s fetch wait")
+        .expect("stream open");
+    assert_eq!(
+        second.expect("no consumer error").payload(),
+        Some(&b"second"[..])
+    );
+}
+
+#[tokio::test]
+async fn on_memory_a_waiting_fetch_wakes_when_a_record_is_written() {
+    a_waiting_fetch_wakes_when_a_record_is_written(Storage::Memory).await;
+}
+
+#[tokio::test]
+async fn on_sqlite_a_waiting_fetch_wakes_when_a_record_is_written() {
+    a_waiting_fetch_wakes_when_a_record_is_written(Storage::Sqlite).await;
 }
 
 /// What `groups describe` and every "is the group active?" check rely on:

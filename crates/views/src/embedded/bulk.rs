@@ -14,13 +14,13 @@
 //! the same file (the live service, if it runs during a rebuild) wait at
 //! most about [`HOLD_AT_MOST`] plus one apply.
 //!
-//! Calls run on the calling thread: they are CPU-bound microseconds on a
-//! file whose write lock this connection already holds. On a multi-threaded
-//! runtime they go through `block_in_place`, so other tasks move to other
-//! workers meanwhile; SQLite only blocks for long when taking the lock at
-//! the start of a transaction (up to `busy_timeout`) and at a commit.
+//! Calls run on the calling task's thread: inside an open transaction they
+//! are CPU-bound microseconds on pages in memory (this connection holds the
+//! write lock; WAL readers never wait). Only taking the lock at the start of
+//! a group (up to `busy_timeout`) and committing can wait, and those two go
+//! through `block_in_place` on a multi-threaded runtime.
 
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
@@ -92,38 +92,30 @@ impl EmbeddedBulkLoad {
         })
     }
 
-    /// Runs `job` on the session's connection (see the module docs for why
-    /// on this thread).
+    /// Runs `job` on the session's connection, on this thread (see the
+    /// module docs). Jobs that may wait on the file lock or the disk wrap
+    /// those steps in [`may_block`].
     fn with_session<T>(
         &self,
         job: impl FnOnce(&mut Session, &Shared) -> Result<T, ViewError>,
     ) -> Result<T, ViewError> {
-        let run = || {
-            let mut session = self.lock();
-            let shared = self.store.pool.shared();
-            if let Some(cause) = &session.lost {
-                return Err(ViewError::Storage {
-                    location: shared.location.clone(),
-                    source: format!(
-                        "an earlier commit of this bulk load failed ({cause}), losing the \
-                         applies it held"
-                    )
-                    .into(),
-                });
-            }
-            job(&mut session, shared)
-        };
-        match Handle::try_current().map(|h| h.runtime_flavor()) {
-            Ok(RuntimeFlavor::MultiThread) => tokio::task::block_in_place(run),
-            _ => run(),
+        let mut session = self.session.lock().unwrap_or_else(PoisonError::into_inner);
+        let shared = self.store.pool.shared();
+        if let Some(cause) = &session.lost {
+            return Err(ViewError::Storage {
+                location: shared.location.clone(),
+                source: format!(
+                    "an earlier commit of this bulk load failed ({cause}), losing the applies \
+                     it held"
+                )
+                .into(),
+            });
         }
+        job(&mut session, shared)
     }
 
-    fn lock(&self) -> MutexGuard<'_, Session> {
-        self.session.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// Runs a read on the session's connection, which sees every apply so far.
+    /// Runs a read on the session's connection, which sees every apply so
+    /// far. WAL readers never wait for a lock.
     fn read<T>(
         &self,
         job: impl FnOnce(&mut Connection, &Shared) -> Result<T, ViewError>,
@@ -138,16 +130,27 @@ impl EmbeddedBulkLoad {
     ) -> Result<T, ViewError> {
         self.with_session(|session, shared| {
             session.commit(shared)?;
-            job(&mut session.conn, shared)
+            may_block(|| job(&mut session.conn, shared))
         })
+    }
+}
+
+/// Runs `f`, which may wait for another process's write lock (up to the busy
+/// timeout) or for the disk, through `block_in_place` on a multi-threaded
+/// runtime so the worker's other tasks move elsewhere meanwhile. Once per
+/// group of applies, not per call: `block_in_place` itself hands the worker
+/// over to another thread, which costs about as much as a blocking-pool hop.
+fn may_block<T>(f: impl FnOnce() -> T) -> T {
+    match Handle::try_current().map(|h| h.runtime_flavor()) {
+        Ok(RuntimeFlavor::MultiThread) => tokio::task::block_in_place(f),
+        _ => f(),
     }
 }
 
 impl Session {
     fn begin(&mut self, shared: &Shared) -> Result<(), ViewError> {
         if self.open_since.is_none() {
-            self.conn
-                .execute_batch("BEGIN IMMEDIATE")
+            may_block(|| self.conn.execute_batch("BEGIN IMMEDIATE"))
                 .map_err(|e| shared.error(e))?;
             self.open_since = Some(Instant::now());
         }
@@ -157,7 +160,7 @@ impl Session {
     fn commit(&mut self, shared: &Shared) -> Result<(), ViewError> {
         if self.open_since.take().is_some() {
             self.applied = 0;
-            if let Err(e) = self.conn.execute_batch("COMMIT") {
+            if let Err(e) = may_block(|| self.conn.execute_batch("COMMIT")) {
                 // What was not committed is lost: say so now and on every
                 // later call.
                 let _ = self.conn.execute_batch("ROLLBACK");

@@ -75,7 +75,7 @@ fn header(out: &mut String, r: &CompareReport) {
         "consumers".to_owned(),
         format!(
             "{} per group or queue; Kafka topics with {} partitions and the runtime's consumer \
-             settings (`fetch.wait.max.ms` 25, offsets stored after processing, auto-committed); \
+             settings (offsets stored after processing, auto-committed); \
              RabbitMQ prefetch {} per consumer, one ack per message",
             r.consumers, r.partitions, r.prefetch
         ),

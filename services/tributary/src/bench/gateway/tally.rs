@@ -38,8 +38,7 @@ pub(crate) struct Tally {
 impl Tally {
     /// Nothing read yet of `topic`, every partition from the beginning.
     pub(crate) async fn start(env: &BenchEnv, topic: &str) -> Result<Tally, BenchError> {
-        // The runtime's consumer settings: tansu answers a fetch only after
-        // `fetch.wait.max.ms`, and the runtime's is short.
+        // The runtime's consumer settings, as the services read with.
         let config = env
             .bus_config()
             .consumer_client_config(&unique_name("bench-gateway-tally"));

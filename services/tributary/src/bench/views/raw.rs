@@ -1,7 +1,7 @@
 //! The baseline of `bench views`: a plain rdkafka consumer with the
-//! runtime's consumer configuration (so the same `fetch.wait.max.ms`, which
-//! tansu always waits out) reading the same topics from their start to
-//! their end, doing nothing with the records.
+//! runtime's consumer configuration (so the same `fetch.wait.max.ms` and
+//! queue sizes) reading the same topics from their start to their end,
+//! doing nothing with the records.
 //!
 //! It is timed two ways from one read, one per thing it is compared with:
 //!
