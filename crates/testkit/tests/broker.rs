@@ -56,6 +56,51 @@ async fn brokers_started_side_by_side_are_independent() {
 // (`scripts/tansu/fixes.patch`), each on both storages: unpatched, every one
 // of these tests fails on at least one of them.
 
+/// Sends one record keyed `k` and waits for its delivery report.
+async fn send(producer: &FutureProducer, topic: &str, payload: &str) {
+    producer
+        .send(
+            FutureRecord::to(topic).key("k").payload(payload),
+            Duration::from_secs(10),
+        )
+        .await
+        .expect("delivery report");
+}
+
+/// A consumer assigned partition 0 of `topic` from `offset` (no group
+/// membership), with `fetch_wait_ms` as its `fetch.wait.max.ms`.
+fn assigned(
+    broker: &TestBroker,
+    topic: &str,
+    offset: Offset,
+    fetch_wait_ms: u32,
+) -> StreamConsumer {
+    let consumer: StreamConsumer = broker
+        .client_config()
+        .set("group.id", unique_name("testkit-group"))
+        .set("enable.auto.commit", "false")
+        .set("fetch.wait.max.ms", fetch_wait_ms.to_string())
+        .set("socket.timeout.ms", "120000")
+        .create()
+        .expect("consumer");
+    let mut assignment = TopicPartitionList::new();
+    assignment
+        .add_partition_offset(topic, 0, offset)
+        .expect("offset");
+    consumer.assign(&assignment).expect("assign");
+    consumer
+}
+
+/// The payload of the next record `consumer` receives within `within`.
+async fn next_payload(consumer: &StreamConsumer, within: Duration, what: &str) -> String {
+    let message = tokio::time::timeout(within, consumer.stream().next())
+        .await
+        .unwrap_or_else(|_| panic!("{what} within {within:?}"))
+        .expect("stream open")
+        .expect("no consumer error");
+    String::from_utf8_lossy(message.payload().unwrap_or_default()).into_owned()
+}
+
 /// What a consumer relies on after a crash or rebalance: starting from an
 /// offset in the middle of a producer's batch (where a commit usually lands)
 /// reads from exactly that offset, and on to the end.
@@ -71,42 +116,14 @@ async fn a_fetch_from_inside_a_batch_starts_at_that_offset(storage: Storage) {
         .expect("producer");
     // Enqueued together within the linger time: one batch, then a second.
     for range in [0..50, 50..60] {
-        let sends = range.map(|i| {
-            let payload = format!("m{i}");
-            let producer = producer.clone();
-            let topic = topic.clone();
-            async move {
-                producer
-                    .send(
-                        FutureRecord::to(&topic).key("k").payload(&payload),
-                        Duration::from_secs(10),
-                    )
-                    .await
-                    .expect("delivery report")
-            }
-        });
-        futures::future::join_all(sends).await;
+        let payloads: Vec<String> = range.map(|i| format!("m{i}")).collect();
+        futures::future::join_all(payloads.iter().map(|p| send(&producer, &topic, p))).await;
     }
 
-    let consumer: StreamConsumer = broker
-        .client_config()
-        .set("group.id", unique_name("testkit-group"))
-        .set("enable.auto.commit", "false")
-        .create()
-        .expect("consumer");
-    let mut assignment = TopicPartitionList::new();
-    assignment
-        .add_partition_offset(&topic, 0, Offset::Offset(25))
-        .expect("offset");
-    consumer.assign(&assignment).expect("assign");
+    let consumer = assigned(&broker, &topic, Offset::Offset(25), 500);
     let mut payloads = Vec::new();
     while payloads.len() < 35 {
-        let message = tokio::time::timeout(Duration::from_secs(30), consumer.stream().next())
-            .await
-            .expect("a message within 30s")
-            .expect("stream open")
-            .expect("no consumer error");
-        payloads.push(String::from_utf8_lossy(message.payload().unwrap_or_default()).into_owned());
+        payloads.push(next_payload(&consumer, Duration::from_secs(30), "a record").await);
     }
     let expected: Vec<String> = (25..60).map(|i| format!("m{i}")).collect();
     assert_eq!(payloads, expected);
@@ -132,31 +149,13 @@ async fn a_fetch_that_finds_records_does_not_wait(storage: Storage) {
     let topic = unique_name("testkit-fetch-wait");
     broker.create_topic(&topic, 1).await;
     let producer: FutureProducer = broker.client_config().create().expect("producer");
-    producer
-        .send(
-            FutureRecord::to(&topic).key("k").payload("ready"),
-            Duration::from_secs(10),
-        )
-        .await
-        .expect("delivery report");
-    let consumer: StreamConsumer = broker
-        .client_config()
-        .set("group.id", unique_name("testkit-group"))
-        .set("fetch.wait.max.ms", "50000")
-        .set("socket.timeout.ms", "120000")
-        .create()
-        .expect("consumer");
-    let mut assignment = TopicPartitionList::new();
-    assignment
-        .add_partition_offset(&topic, 0, Offset::Beginning)
-        .expect("offset");
-    consumer.assign(&assignment).expect("assign");
-    let message = tokio::time::timeout(Duration::from_secs(15), consumer.stream().next())
-        .await
-        .expect("the record well before the 50 s fetch wait")
-        .expect("stream open")
-        .expect("no consumer error");
-    assert_eq!(message.payload(), Some(&b"ready"[..]));
+    send(&producer, &topic, "ready").await;
+    let consumer = assigned(&broker, &topic, Offset::Beginning, 50_000);
+    let what = "the record well before the 50 s fetch wait";
+    assert_eq!(
+        next_payload(&consumer, Duration::from_secs(15), what).await,
+        "ready"
+    );
 }
 
 #[tokio::test]
@@ -178,51 +177,17 @@ async fn a_waiting_fetch_wakes_when_a_record_is_written(storage: Storage) {
     let topic = unique_name("testkit-fetch-wake");
     broker.create_topic(&topic, 1).await;
     let producer: FutureProducer = broker.client_config().create().expect("producer");
-    let send = |payload: &'static str| {
-        let producer = producer.clone();
-        let topic = topic.clone();
-        async move {
-            producer
-                .send(
-                    FutureRecord::to(&topic).key("k").payload(payload),
-                    Duration::from_secs(10),
-                )
-                .await
-                .expect("delivery report")
-        }
-    };
-    let consumer: StreamConsumer = broker
-        .client_config()
-        .set("group.id", unique_name("testkit-group"))
-        .set("fetch.wait.max.ms", "50000")
-        .set("socket.timeout.ms", "120000")
-        .create()
-        .expect("consumer");
-    let mut assignment = TopicPartitionList::new();
-    assignment
-        .add_partition_offset(&topic, 0, Offset::Beginning)
-        .expect("offset");
-    consumer.assign(&assignment).expect("assign");
-    let mut stream = consumer.stream();
+    let consumer = assigned(&broker, &topic, Offset::Beginning, 50_000);
     // Once the first record has arrived, the consumer's next fetch is the
     // one waiting at the end of the partition.
-    send("first").await;
-    let first = tokio::time::timeout(Duration::from_secs(15), stream.next())
-        .await
-        .expect("the first record")
-        .expect("stream open");
+    send(&producer, &topic, "first").await;
+    let first = next_payload(&consumer, Duration::from_secs(15), "the first record").await;
+    assert_eq!(first, "first");
+    send(&producer, &topic, "second").await;
+    let what = "the second record well before the 50 s fetch wait";
     assert_eq!(
-        first.expect("no consumer error").payload(),
-        Some(&b"first"[..])
-    );
-    send("second").await;
-    let second = tokio::time::timeout(Duration::from_secs(15), stream.next())
-        .await
-        .expect("the second record well before the 50 s fetch wait")
-        .expect("stream open");
-    assert_eq!(
-        second.expect("no consumer error").payload(),
-        Some(&b"second"[..])
+        next_payload(&consumer, Duration::from_secs(15), what).await,
+        "second"
     );
 }
 
@@ -244,13 +209,7 @@ async fn a_joined_group_can_be_described(storage: Storage) {
     broker.create_topic(&topic, 1).await;
     let group = unique_name("testkit-group");
     let producer: FutureProducer = broker.client_config().create().expect("producer");
-    producer
-        .send(
-            FutureRecord::to(&topic).key("k").payload("joined"),
-            Duration::from_secs(10),
-        )
-        .await
-        .expect("delivery report");
+    send(&producer, &topic, "joined").await;
     let member: StreamConsumer = broker
         .client_config()
         .set("group.id", &group)

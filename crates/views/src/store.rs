@@ -105,26 +105,13 @@ pub async fn open_bulk_load(
     namespace: &Namespace,
     tables: &[TableDef],
 ) -> Result<Arc<dyn BulkLoad>, ViewError> {
-    match config.backend {
-        Backend::Embedded => {
-            let store = crate::embedded::EmbeddedStore::open(
-                &config.data_dir,
-                &config.embedded,
-                service,
-                namespace,
-                tables,
-            )
-            .await?;
-            Ok(Arc::new(crate::embedded::EmbeddedBulkLoad::new(store)?))
-        }
-        // Every write is its own statement there already; nothing to group.
-        Backend::Scylla => {
-            let store =
-                crate::scylla::ScyllaStore::open(&config.scylla, service, namespace, tables)
-                    .await?;
-            Ok(Arc::new(store))
-        }
-    }
+    Ok(
+        match open_backend(config, service, namespace, tables).await? {
+            Opened::Embedded(store) => Arc::new(crate::embedded::EmbeddedBulkLoad::new(store)?),
+            // Every write is its own statement there already; nothing to group.
+            Opened::Scylla(store) => Arc::new(store),
+        },
+    )
 }
 
 /// Opens the live store of `service` with the backend chosen by `config`,
@@ -144,25 +131,43 @@ pub async fn open_store_in(
     namespace: &Namespace,
     tables: &[TableDef],
 ) -> Result<Arc<dyn ViewStore>, ViewError> {
-    match config.backend {
-        Backend::Embedded => {
-            let store = crate::embedded::EmbeddedStore::open(
+    Ok(
+        match open_backend(config, service, namespace, tables).await? {
+            Opened::Embedded(store) => Arc::new(store),
+            Opened::Scylla(store) => Arc::new(store),
+        },
+    )
+}
+
+/// A store of the backend `config` chose, before it is put behind a trait
+/// (short-lived, so the size difference between the variants is no cost).
+#[allow(clippy::large_enum_variant)]
+enum Opened {
+    Embedded(crate::embedded::EmbeddedStore),
+    Scylla(crate::scylla::ScyllaStore),
+}
+
+async fn open_backend(
+    config: &ViewsConfig,
+    service: &str,
+    namespace: &Namespace,
+    tables: &[TableDef],
+) -> Result<Opened, ViewError> {
+    Ok(match config.backend {
+        Backend::Embedded => Opened::Embedded(
+            crate::embedded::EmbeddedStore::open(
                 &config.data_dir,
                 &config.embedded,
                 service,
                 namespace,
                 tables,
             )
-            .await?;
-            Ok(Arc::new(store))
-        }
-        Backend::Scylla => {
-            let store =
-                crate::scylla::ScyllaStore::open(&config.scylla, service, namespace, tables)
-                    .await?;
-            Ok(Arc::new(store))
-        }
-    }
+            .await?,
+        ),
+        Backend::Scylla => Opened::Scylla(
+            crate::scylla::ScyllaStore::open(&config.scylla, service, namespace, tables).await?,
+        ),
+    })
 }
 
 /// Finds a declared table or reports it unknown.
