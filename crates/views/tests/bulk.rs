@@ -63,11 +63,10 @@ async fn other_stores_see_full_groups_before_finish_and_everything_after() {
             Outcome::Applied
         );
     }
+    // Groups commit at a thousand applies (or earlier, after 50 ms), so at
+    // most 999 of the 1 500 can still be uncommitted.
     let seen = rows(other.as_ref()).await;
-    assert!(
-        seen >= 1_000,
-        "a full group is committed without finish: {seen}"
-    );
+    assert!(seen > 500, "committed without finish: {seen}");
 
     loader.finish().await.expect("finish");
     assert_eq!(rows(other.as_ref()).await, 1_500);
