@@ -40,7 +40,7 @@ use super::{
     env::unique_name,
     error::bounded,
     fill::{Backlog, fill_backlog},
-    handler::{CountingHandler, Progress, Stalls},
+    handler::{CountingHandler, Progress, Stalls, stop_group},
     produce::{goal_cell, median_cpu},
     report::{thousands, times},
     stats::{median, rate, ratio},
@@ -48,8 +48,6 @@ use super::{
 
 /// Upper bound on one side of one round, group join included.
 const SIDE_TIMEOUT: Duration = Duration::from_secs(600);
-/// How long a stopping consumer group may take to drain, commit and leave.
-const STOP_TIMEOUT: Duration = Duration::from_secs(60);
 /// The runtime sets `queued.min.messages` low because it splits one queue
 /// per partition. A raw consumer reads every partition from one shared
 /// queue, to which librdkafka applies the same threshold, and whenever that
@@ -306,13 +304,7 @@ pub(crate) async fn drain_ours(
             after: SIDE_TIMEOUT,
         }),
     };
-    shutdown.cancel();
-    if !running.is_finished() {
-        let abort = running.abort_handle();
-        if tokio::time::timeout(STOP_TIMEOUT, running).await.is_err() {
-            abort.abort();
-        }
-    }
+    stop_group(&shutdown, running).await;
     outcome?;
     let elapsed = progress.elapsed().ok_or_else(|| BenchError::Task {
         what: "consumer group",

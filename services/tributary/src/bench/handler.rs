@@ -1,4 +1,5 @@
-//! The no-op handler the consumer benchmarks run, and the progress it keeps.
+//! The no-op handler the consumer benchmarks run, the progress it keeps,
+//! and how a benchmark stops the consumer group it ran.
 
 use std::{
     sync::{
@@ -9,8 +10,29 @@ use std::{
 };
 
 use async_trait::async_trait;
+use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tributary_bus::{Handler, HandlerError, Received};
+
+/// How long a stopping consumer group may take to drain, commit and leave.
+const GROUP_STOP_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Stops a consumer group the benchmark ran as the task `running`: cancels
+/// `shutdown`, waits up to [`GROUP_STOP_TIMEOUT`] for the task to end and
+/// aborts it after that, so a group stuck in shutdown cannot hang the run.
+/// The task's result is not looked at: the caller has decided the outcome.
+pub(crate) async fn stop_group<T>(shutdown: &CancellationToken, running: JoinHandle<T>) {
+    shutdown.cancel();
+    if !running.is_finished() {
+        let abort = running.abort_handle();
+        if tokio::time::timeout(GROUP_STOP_TIMEOUT, running)
+            .await
+            .is_err()
+        {
+            abort.abort();
+        }
+    }
+}
 
 /// A pause between two consecutive events at least this long counts as a
 /// stall (a rebalance, a fetch that came back empty).

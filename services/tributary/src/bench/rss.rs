@@ -33,7 +33,7 @@ use super::{
     BenchEnv, BenchError, Payload, Table,
     env::unique_name,
     fill::{Backlog, fill_backlog},
-    handler::{CountingHandler, Progress},
+    handler::{CountingHandler, Progress, stop_group},
     report::thousands,
     stats::rate,
 };
@@ -44,7 +44,7 @@ pub const GOAL_MIB: f64 = 256.0;
 const SAMPLE_EVERY: Duration = Duration::from_millis(100);
 /// One timeline point every this many samples (once a second).
 const TIMELINE_EVERY: usize = 10;
-/// How long a stopping consumer group may take to drain, commit and leave.
+/// How long the child may take to stop its consumer group and exit.
 const STOP_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long the child waits for the parent to read its memory and release it.
 const RELEASE_TIMEOUT: Duration = Duration::from_secs(60);
@@ -420,13 +420,7 @@ pub async fn child(options: ChildOptions) -> Result<(), BenchError> {
             after: options.timeout,
         }),
     };
-    shutdown.cancel();
-    if !running.is_finished() {
-        let abort = running.abort_handle();
-        if tokio::time::timeout(STOP_TIMEOUT, running).await.is_err() {
-            abort.abort();
-        }
-    }
+    stop_group(&shutdown, running).await;
     outcome?;
     let elapsed_ms = progress
         .elapsed()

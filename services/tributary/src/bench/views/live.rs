@@ -36,14 +36,16 @@ use tributary_views::{ViewStore, ViewsConfig};
 
 use super::rebuild::same_rows;
 use crate::{
-    bench::{BenchEnv, BenchError, env::unique_name, handler::Progress},
+    bench::{
+        BenchEnv, BenchError,
+        env::unique_name,
+        handler::{Progress, stop_group},
+    },
     ops::rebuild::RebuildTarget,
 };
 
 /// Upper bound on one round, group join included.
 const ROUND_TIMEOUT: Duration = Duration::from_secs(600);
-/// How long the stopping group may take to drain, commit and leave.
-const STOP_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// What one live round measured.
 #[derive(Debug, Clone, Copy)]
@@ -203,13 +205,7 @@ pub(crate) async fn apply_once(
             after: ROUND_TIMEOUT,
         }),
     };
-    shutdown.cancel();
-    if !running.is_finished() {
-        let abort = running.abort_handle();
-        if tokio::time::timeout(STOP_TIMEOUT, running).await.is_err() {
-            abort.abort();
-        }
-    }
+    stop_group(&shutdown, running).await;
     outcome?;
     let first_to_last = counting.applied.elapsed().ok_or_else(|| BenchError::Task {
         what: "live orders projection",
