@@ -71,6 +71,19 @@ pub(crate) fn order_placed(seq: u64, payload: Payload) -> OrderPlaced {
     }
 }
 
+/// Every line of `placed` as released stock, as inventory releases a whole
+/// reservation.
+pub(crate) fn released_lines(placed: &OrderPlaced) -> Vec<ReleasedLine> {
+    placed
+        .lines
+        .iter()
+        .map(|l| ReleasedLine {
+            sku: l.sku.clone(),
+            quantity: l.quantity,
+        })
+        .collect()
+}
+
 /// One realistic event of every type in the contract catalogue, in catalogue
 /// order.
 pub fn sample_events() -> Vec<AnyEvent> {
@@ -144,14 +157,7 @@ pub fn sample_events() -> Vec<AnyEvent> {
         AnyEvent::StockReleased(StockReleased {
             envelope: reaction("release", "inventory"),
             order_id,
-            lines: placed
-                .lines
-                .iter()
-                .map(|l| ReleasedLine {
-                    sku: l.sku.clone(),
-                    quantity: l.quantity,
-                })
-                .collect(),
+            lines: released_lines(&placed),
             reason: "payment declined".to_owned(),
         }),
         AnyEvent::PaymentAuthorized(PaymentAuthorized {

@@ -26,15 +26,18 @@ use tributary_contracts::{
     Envelope,
     events::{
         AnyEvent, CancellationReason, OrderCancelled, OrderConfirmed, OrderPlaced,
-        PaymentAuthorized, PaymentDeclined, ReleasedLine, ReservedLine, StockRejected,
-        StockReleased, StockReserved, StockShortfall,
+        PaymentAuthorized, PaymentDeclined, ReservedLine, StockRejected, StockReleased,
+        StockReserved, StockShortfall,
     },
 };
 use tributary_orders::domain::{PRODUCER as ORDERS, STEP_CANCEL, STEP_CONFIRM};
 use uuid::Uuid;
 
 use crate::{
-    bench::{BenchEnv, BenchError, Payload, fixtures::order_placed},
+    bench::{
+        BenchEnv, BenchError, Payload,
+        fixtures::{order_placed, released_lines},
+    },
     ops::reader::RawRecord,
 };
 
@@ -193,14 +196,7 @@ fn saga(seq: u64, first_ms: i64) -> Vec<AnyEvent> {
         let released = StockReleased {
             envelope: Envelope::caused_by(&declined.envelope, STEP_RELEASE, "inventory", next()),
             order_id,
-            lines: placed
-                .lines
-                .iter()
-                .map(|l| ReleasedLine {
-                    sku: l.sku.clone(),
-                    quantity: l.quantity,
-                })
-                .collect(),
+            lines: released_lines(&placed),
             reason: "payment_declined".to_owned(),
         };
         events.push(AnyEvent::StockReserved(reserved));
