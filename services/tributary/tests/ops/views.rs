@@ -7,7 +7,7 @@ use std::time::Duration;
 use tributary::ops::{
     OpsError,
     reader::RawRecord,
-    rebuild::{self, RebuildOptions, RebuildTarget},
+    rebuild::{self, RebuildOptions, RebuildReport, RebuildTarget},
 };
 use tributary_broker::Storage;
 use tributary_bus::headers::MessageHeaders;
@@ -115,6 +115,25 @@ fn options(shadow: &str, switch: bool) -> RebuildOptions {
     }
 }
 
+/// `views rebuild` of `target` into the shadow `shadow`, switching to it
+/// when `switch` is set and the copies match.
+async fn rebuild_into(
+    app: &TestApp,
+    views: &ViewsConfig,
+    target: &RebuildTarget,
+    shadow: &str,
+    switch: bool,
+) -> Result<RebuildReport, OpsError> {
+    rebuild::rebuild(
+        &app.cluster,
+        &app.codec,
+        views,
+        target,
+        &options(shadow, switch),
+    )
+    .await
+}
+
 #[tokio::test]
 async fn a_rebuilt_orders_view_matches_the_live_one_until_a_row_is_corrupted() {
     let app = TestApp::start().await;
@@ -126,15 +145,9 @@ async fn a_rebuilt_orders_view_matches_the_live_one_until_a_row_is_corrupted() {
         .expect("live store");
     let applied = fill_live_view(&app, &target, live.as_ref(), 250).await;
 
-    let report = rebuild::rebuild(
-        &app.cluster,
-        &app.codec,
-        &views,
-        &target,
-        &options("rbtest1", false),
-    )
-    .await
-    .expect("rebuild");
+    let report = rebuild_into(&app, &views, &target, "rbtest1", false)
+        .await
+        .expect("rebuild");
     assert_eq!(report.events, applied);
     assert!(report.rejected.is_empty(), "{:?}", report.rejected);
     assert!(report.matches, "{report:#?}");
@@ -143,15 +156,9 @@ async fn a_rebuilt_orders_view_matches_the_live_one_until_a_row_is_corrupted() {
 
     // Corrupt one live row: the next rebuild lists exactly it.
     let partition = corrupt_one_row(&target, live.as_ref()).await;
-    let report = rebuild::rebuild(
-        &app.cluster,
-        &app.codec,
-        &views,
-        &target,
-        &options("rbtest2", false),
-    )
-    .await
-    .expect("rebuild");
+    let report = rebuild_into(&app, &views, &target, "rbtest2", false)
+        .await
+        .expect("rebuild");
     assert!(!report.matches);
     let bad: Vec<_> = report.tables.iter().filter(|t| !t.matches).collect();
     assert_eq!(bad.len(), 1);
@@ -160,15 +167,9 @@ async fn a_rebuilt_orders_view_matches_the_live_one_until_a_row_is_corrupted() {
     assert!(!report.switched);
 
     // Reusing a shadow that already holds a rebuild is refused.
-    let reused = rebuild::rebuild(
-        &app.cluster,
-        &app.codec,
-        &views,
-        &target,
-        &options("rbtest2", false),
-    )
-    .await
-    .expect_err("shadow in use");
+    let reused = rebuild_into(&app, &views, &target, "rbtest2", false)
+        .await
+        .expect_err("shadow in use");
     assert!(
         reused.to_string().contains("already holds a rebuild"),
         "{reused}"
@@ -197,15 +198,9 @@ async fn switch_makes_a_matching_copy_live_and_keeps_the_live_view_on_a_mismatch
 
     // A mismatch keeps the live view, even with --switch.
     let partition = corrupt_one_row(&target, live.as_ref()).await;
-    let report = rebuild::rebuild(
-        &app.cluster,
-        &app.codec,
-        &views,
-        &target,
-        &options("rbdiff", true),
-    )
-    .await
-    .expect("rebuild");
+    let report = rebuild_into(&app, &views, &target, "rbdiff", true)
+        .await
+        .expect("rebuild");
     assert!(!report.matches && !report.switched, "{report:#?}");
     let kept = live
         .scan(table.name, None, 1)
@@ -221,15 +216,9 @@ async fn switch_makes_a_matching_copy_live_and_keeps_the_live_view_on_a_mismatch
     // under an event id only the old live copy records: a mark the
     // comparison cannot see, which tells the two copies apart later.
     let marker = Uuid::new_v4();
-    let repaired = rebuild::rebuild(
-        &app.cluster,
-        &app.codec,
-        &views,
-        &target,
-        &options("rbfix", false),
-    )
-    .await
-    .expect("rebuild");
+    let repaired = rebuild_into(&app, &views, &target, "rbfix", false)
+        .await
+        .expect("rebuild");
     assert!(!repaired.matches);
     let shadow = tributary_views::open_store_in(
         &views,
@@ -258,15 +247,9 @@ async fn switch_makes_a_matching_copy_live_and_keeps_the_live_view_on_a_mismatch
     );
 
     // Inactive group, matching copy: switched.
-    let report = rebuild::rebuild(
-        &app.cluster,
-        &app.codec,
-        &views,
-        &target,
-        &options("rbswap", true),
-    )
-    .await
-    .expect("rebuild");
+    let report = rebuild_into(&app, &views, &target, "rbswap", true)
+        .await
+        .expect("rebuild");
     assert!(report.matches && report.switched, "{report:#?}");
     let now_live = open_store(&views, target.service, &target.tables)
         .await
@@ -306,15 +289,9 @@ async fn switch_is_refused_while_the_services_group_has_an_active_member() {
     let before = snapshot(&target, live.as_ref()).await;
 
     let member = app.active_member(&target.group, target.topics[0]).await;
-    let refused = rebuild::rebuild(
-        &app.cluster,
-        &app.codec,
-        &views,
-        &target,
-        &options("rbbusy", true),
-    )
-    .await
-    .expect_err("refused while a member consumes");
+    let refused = rebuild_into(&app, &views, &target, "rbbusy", true)
+        .await
+        .expect_err("refused while a member consumes");
     assert!(
         matches!(&refused, OpsError::ActiveMembers { group, members: 1, .. } if *group == target.group),
         "{refused}"
@@ -378,15 +355,9 @@ async fn switch_is_refused_while_the_services_group_has_an_active_member() {
         }
     })
     .await;
-    let report = rebuild::rebuild(
-        &app.cluster,
-        &app.codec,
-        &views,
-        &target,
-        &options("rbidle", true),
-    )
-    .await
-    .expect("rebuild");
+    let report = rebuild_into(&app, &views, &target, "rbidle", true)
+        .await
+        .expect("rebuild");
     assert!(report.matches && report.switched, "{report:#?}");
 }
 
