@@ -31,7 +31,7 @@ use uuid::Uuid;
 
 use crate::{
     platform::{Platform, Start},
-    support::{assert_clean_run, metric_sum},
+    support::{SERVICE_GROUPS, assert_clean_run, metric_sum},
 };
 
 /// The token the outage run's normal orders pay with.
@@ -45,14 +45,6 @@ const EXHAUSTED: &str = "retries_exhausted";
 /// far above the ordering races retries normally absorb (a `StockReserved`
 /// seen before its `OrderPlaced`), far below the default's 25 s.
 const MAX_ATTEMPTS: u64 = 6;
-/// Every service's consumer group, for the caught-up check.
-const GROUPS: [&str; 5] = [
-    "tributary.inventory",
-    "tributary.payments",
-    "tributary.orders",
-    "tributary.notifications",
-    "tributary.analytics",
-];
 /// Generous: two cores shared with other builds and tests.
 const SLOW: Duration = Duration::from_secs(180);
 
@@ -377,7 +369,7 @@ async fn caught_up_on_inventory(cluster: &Cluster) -> Result<(), String> {
         .watermarks("inventory", &ids)
         .await
         .map_err(|e| e.to_string())?;
-    for group in GROUPS {
+    for group in SERVICE_GROUPS {
         let committed = cluster
             .committed(group, "inventory", &ids)
             .await

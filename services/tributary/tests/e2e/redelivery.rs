@@ -17,17 +17,9 @@ use tributary_testkit::wait_until;
 
 use crate::{
     platform::{Platform, Start},
-    support::{assert_clean_run, metric_sum},
+    support::{SERVICE_GROUPS, assert_clean_run, metric_sum},
 };
 
-/// The services' consumer groups (`tributary.<service>`).
-const GROUPS: [&str; 5] = [
-    "tributary.inventory",
-    "tributary.payments",
-    "tributary.orders",
-    "tributary.notifications",
-    "tributary.analytics",
-];
 const KAFKA_TIMEOUT: Duration = Duration::from_secs(10);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -217,7 +209,7 @@ fn groups_caught_up(bootstrap: &str, high: &BTreeMap<(String, i32), i64>) -> boo
     for (topic, partition) in high.keys() {
         partitions.add_partition(topic, *partition);
     }
-    GROUPS.iter().all(|group| {
+    SERVICE_GROUPS.iter().all(|group| {
         let Ok(consumer) = ClientConfig::new()
             .set("bootstrap.servers", bootstrap)
             .set("group.id", *group)

@@ -1,6 +1,15 @@
-//! Assertions shared by the tests.
+//! Assertions and names shared by the tests.
 
 use tributary::load::LoadReport;
+
+/// Every consuming service's consumer group (`tributary.<service>`).
+pub const SERVICE_GROUPS: [&str; 5] = [
+    "tributary.inventory",
+    "tributary.payments",
+    "tributary.orders",
+    "tributary.notifications",
+    "tributary.analytics",
+];
 
 /// Every scheduled order was accepted, every saga ended, every invariant
 /// holds, and the mix produced all three outcomes.
