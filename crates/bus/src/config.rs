@@ -57,6 +57,12 @@ pub mod defaults {
     pub const RETRY_INITIAL_BACKOFF: Duration = Duration::from_millis(50);
     pub const RETRY_MULTIPLIER: f64 = 2.0;
     pub const RETRY_MAX_BACKOFF: Duration = Duration::from_secs(60);
+    /// Three quick repeats (10, 20 and 40 ms apart) hold a partition for at
+    /// most 70 ms, and settle almost every ordering race without the retry
+    /// topic's produce, backoff and second consume: the event it waits for
+    /// is usually a few milliseconds behind, on another partition.
+    pub const RETRY_IN_PLACE_ATTEMPTS: u32 = 3;
+    pub const RETRY_IN_PLACE_BACKOFF: Duration = Duration::from_millis(10);
 
     /// librdkafka's default `max.poll.interval.ms`; drains must finish well
     /// inside it or the broker evicts the consumer mid-drain.
@@ -148,7 +154,14 @@ pub struct ConsumerSettings {
     pub retry: RetryPolicy,
 }
 
-/// Delayed retries through `<topic>.<group>.retry`, then the dead-letter topic.
+/// What happens to an event whose handler fails with a retryable error:
+/// first a few quick repeats in place (the partition waits), then delayed
+/// redeliveries through `<topic>.<group>.retry`, then the dead-letter topic.
+///
+/// The two stages are MassTransit's immediate retries and redelivery, or
+/// Spring Kafka's blocking and non-blocking retries: repeating in place
+/// costs nothing but a short wait, and settles a failure that is only a
+/// race; the retry topic frees the partition for failures that take longer.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RetryPolicy {
@@ -164,6 +177,13 @@ pub struct RetryPolicy {
     /// `tributary.retry.not_before` header whatever the header says.
     #[serde(with = "humantime_serde")]
     pub max_backoff: Duration,
+    /// Extra handler calls within one delivery before the event goes to the
+    /// retry topic (0 sends it there at once). They do not count as
+    /// deliveries: `max_attempts` still counts those.
+    pub in_place_attempts: u32,
+    /// Wait before the first repeat in place; it doubles before each next.
+    #[serde(with = "humantime_serde")]
+    pub in_place_backoff: Duration,
 }
 
 impl Default for BusConfig {
@@ -213,6 +233,8 @@ impl Default for RetryPolicy {
             initial_backoff: defaults::RETRY_INITIAL_BACKOFF,
             multiplier: defaults::RETRY_MULTIPLIER,
             max_backoff: defaults::RETRY_MAX_BACKOFF,
+            in_place_attempts: defaults::RETRY_IN_PLACE_ATTEMPTS,
+            in_place_backoff: defaults::RETRY_IN_PLACE_BACKOFF,
         }
     }
 }
@@ -230,7 +252,19 @@ impl RetryPolicy {
             Duration::from_secs_f64(secs)
         }
     }
+
+    /// The wait before repeat `repeat` (1-based) in place:
+    /// `in_place_backoff * 2^(repeat-1)`.
+    pub fn in_place_backoff(&self, repeat: u32) -> Duration {
+        let doublings = repeat.saturating_sub(1).min(16);
+        self.in_place_backoff.saturating_mul(1 << doublings)
+    }
 }
+
+/// Bounds on repeating in place: the partition waits through every repeat,
+/// so the wait must stay far below the poll interval and the drain timeout.
+const MAX_IN_PLACE_ATTEMPTS: u32 = 10;
+const MAX_IN_PLACE_BACKOFF: Duration = Duration::from_secs(1);
 
 /// librdkafka properties the runtime sets itself because its guarantees
 /// depend on them, with the only value the passthrough may give them.
@@ -319,6 +353,18 @@ impl BusConfig {
             return Err(invalid(
                 "consumer.retry.max_backoff",
                 "must not be shorter than consumer.retry.initial_backoff",
+            ));
+        }
+        if r.in_place_attempts > MAX_IN_PLACE_ATTEMPTS {
+            return Err(invalid(
+                "consumer.retry.in_place_attempts",
+                "must be at most 10: a partition waits through every repeat",
+            ));
+        }
+        if r.in_place_attempts > 0 && r.in_place_backoff > MAX_IN_PLACE_BACKOFF {
+            return Err(invalid(
+                "consumer.retry.in_place_backoff",
+                "must be at most 1s: a partition waits through every repeat (use the retry topic's backoff for longer waits)",
             ));
         }
 
@@ -509,6 +555,17 @@ mod tests {
         assert_eq!(key_of(c.validate()), "consumer.retry.max_backoff");
 
         let mut c = BusConfig::default();
+        c.consumer.retry.in_place_attempts = 11;
+        assert_eq!(key_of(c.validate()), "consumer.retry.in_place_attempts");
+
+        let mut c = BusConfig::default();
+        c.consumer.retry.in_place_backoff = Duration::from_secs(2);
+        assert_eq!(key_of(c.validate()), "consumer.retry.in_place_backoff");
+        c.consumer.retry.in_place_attempts = 0;
+        c.validate()
+            .expect("no repeats in place: the backoff is unused");
+
+        let mut c = BusConfig::default();
         c.librdkafka
             .insert("enable.auto.offset.store".into(), "true".into());
         assert_eq!(key_of(c.validate()), "librdkafka.enable.auto.offset.store");
@@ -530,12 +587,28 @@ mod tests {
             initial_backoff: Duration::from_millis(100),
             multiplier: 2.0,
             max_backoff: Duration::from_millis(500),
+            ..RetryPolicy::default()
         };
         assert_eq!(policy.backoff(1), Duration::from_millis(100));
         assert_eq!(policy.backoff(2), Duration::from_millis(200));
         assert_eq!(policy.backoff(3), Duration::from_millis(400));
         assert_eq!(policy.backoff(4), Duration::from_millis(500));
         assert_eq!(policy.backoff(u32::MAX), Duration::from_millis(500));
+    }
+
+    #[test]
+    fn repeats_in_place_double_their_wait() {
+        let policy = RetryPolicy {
+            in_place_backoff: Duration::from_millis(10),
+            ..RetryPolicy::default()
+        };
+        assert_eq!(policy.in_place_backoff(1), Duration::from_millis(10));
+        assert_eq!(policy.in_place_backoff(2), Duration::from_millis(20));
+        assert_eq!(policy.in_place_backoff(3), Duration::from_millis(40));
+        assert_eq!(
+            policy.in_place_backoff(u32::MAX),
+            Duration::from_millis(10 << 16)
+        );
     }
 
     #[test]

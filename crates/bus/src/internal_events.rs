@@ -60,6 +60,47 @@ impl InternalEvent for EventFailed<'_> {
     }
 }
 
+/// A handler asked for a retry and is called again in place after `wait`.
+/// Counted as a failure too, like every failed handler call.
+pub(crate) struct EventRetriedInPlace<'a> {
+    pub labels: &'a TopicGroupLabels,
+    pub offset: i64,
+    pub repeat: u32,
+    pub wait: Duration,
+    pub reason: &'a str,
+    pub error: &'a str,
+}
+
+impl InternalEvent for EventRetriedInPlace<'_> {
+    fn emit(self, metrics: &Metrics) {
+        // Debug, not warn: a repeat in place is the normal end of an
+        // ordering race; a failure that outlasts the repeats is logged
+        // (as `EventFailed`) when it goes to the retry topic.
+        tracing::debug!(
+            topic = %self.labels.topic,
+            group = %self.labels.group,
+            offset = self.offset,
+            repeat = self.repeat,
+            wait_ms = self.wait.as_millis() as u64,
+            reason = self.reason,
+            error = self.error,
+            "retryable failure, repeating in place"
+        );
+        metrics
+            .events_failed()
+            .get_or_create(&FailureLabels {
+                topic: self.labels.topic.clone(),
+                group: self.labels.group.clone(),
+                reason: self.reason.to_owned(),
+            })
+            .inc();
+        metrics
+            .events_retried_in_place()
+            .get_or_create(self.labels)
+            .inc();
+    }
+}
+
 /// A failed event was written to its retry topic.
 pub(crate) struct EventRetried<'a> {
     pub labels: &'a TopicGroupLabels,

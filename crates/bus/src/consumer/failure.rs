@@ -123,6 +123,7 @@ mod tests {
             initial_backoff: Duration::from_millis(100),
             multiplier: 2.0,
             max_backoff: Duration::from_secs(1),
+            ..RetryPolicy::default()
         }
     }
 

@@ -8,7 +8,10 @@
 //!   handled or durably routed to a failure topic (delivery report received);
 //!   stored offsets are committed periodically, and synchronously after a
 //!   revoke drained the affected workers and at shutdown.
-//! - **Failures**: a retryable handler error sends the original bytes, key
+//! - **Failures**: a retryable handler error is first repeated in place a
+//!   few times, a few milliseconds apart (`consumer.retry.in_place_attempts`,
+//!   `in_place_backoff`): most are ordering races that clear by then. One
+//!   that outlasts them sends the original bytes, key
 //!   and headers to `<topic>.<group>.retry` with `tributary.attempt` and
 //!   `tributary.retry.not_before`; this runner consumes its retry topics and
 //!   waits (bounded by the max backoff, without blocking other partitions)

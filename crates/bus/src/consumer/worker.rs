@@ -33,7 +33,9 @@ use super::{
 use crate::{
     RetryPolicy,
     headers::{MessageHeaders, names, now_ms, parse_retry_state},
-    internal_events::{EventDeadLettered, EventFailed, EventHandled, EventRetried},
+    internal_events::{
+        EventDeadLettered, EventFailed, EventHandled, EventRetried, EventRetriedInPlace,
+    },
 };
 
 /// What every partition worker of a group shares.
@@ -165,7 +167,11 @@ impl PartitionWorker {
             incoming.attempt,
         );
         let started = Instant::now();
-        let outcome = match self.process(&incoming).instrument(span.clone()).await {
+        let outcome = match self
+            .process(&incoming, labels)
+            .instrument(span.clone())
+            .await
+        {
             Some(outcome) => outcome,
             None => return Step::Stopped,
         };
@@ -231,13 +237,40 @@ impl PartitionWorker {
         Step::Done
     }
 
-    /// Processes, retrying in place while the failure is transient (the
-    /// registry is down: every message would fail alike, so dead-lettering
-    /// them would be wrong). `None` when stopped while waiting.
-    async fn process(&self, incoming: &Incoming<'_>) -> Option<Result<(), Failure>> {
-        let mut pause = self.shared.policy.initial_backoff;
+    /// Processes, calling again in place
+    /// - for as long as the failure is transient (the registry is down:
+    ///   every message would fail alike, so dead-lettering them would be
+    ///   wrong), with the retry policy's growing backoff;
+    /// - up to `in_place_attempts` times when the handler asked for a retry,
+    ///   with short waits, before [`Self::handle`] routes the event to the
+    ///   retry topic. The event a handler waits for (an ordering race) is
+    ///   usually on another partition and arrives meanwhile.
+    ///
+    /// `None` when stopped while waiting.
+    async fn process(
+        &self,
+        incoming: &Incoming<'_>,
+        labels: &TopicGroupLabels,
+    ) -> Option<Result<(), Failure>> {
+        let policy = &self.shared.policy;
+        let mut pause = policy.initial_backoff;
+        let mut repeats = 0;
         loop {
             match self.shared.processor.process(incoming).await {
+                Err(Failure::Retryable { reason, error }) if repeats < policy.in_place_attempts => {
+                    repeats += 1;
+                    let wait = policy.in_place_backoff(repeats);
+                    EventRetriedInPlace {
+                        labels,
+                        offset: incoming.source_offset,
+                        repeat: repeats,
+                        wait,
+                        reason,
+                        error: &error,
+                    }
+                    .emit(&self.shared.metrics);
+                    self.pause(wait).await.ok()?;
+                }
                 Err(Failure::Transient { reason, error }) => {
                     tracing::warn!(
                         reason,

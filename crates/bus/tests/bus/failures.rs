@@ -112,7 +112,10 @@ async fn poison_messages_go_to_the_dlq_while_later_messages_flow() {
 #[derive(Default)]
 struct Scripted {
     always_retryable: HashSet<Uuid>,
+    /// Fail every call of the first delivery (and its repeats in place).
     retryable_once: HashSet<Uuid>,
+    /// Fail this many calls, whatever the delivery.
+    retryable_calls: HashMap<Uuid, usize>,
     permanent: HashSet<Uuid>,
     attempts: Mutex<HashMap<Uuid, Vec<u32>>>,
     trace_ids: Mutex<HashMap<Uuid, Vec<Option<String>>>>,
@@ -123,12 +126,12 @@ struct Scripted {
 impl Handler for Scripted {
     async fn handle(&self, received: Received) -> Result<(), HandlerError> {
         let id = received.event.envelope().event_id;
-        self.attempts
-            .lock()
-            .expect("lock")
-            .entry(id)
-            .or_default()
-            .push(received.attempt);
+        let calls = {
+            let mut attempts = self.attempts.lock().expect("lock");
+            let calls = attempts.entry(id).or_default();
+            calls.push(received.attempt);
+            calls.len()
+        };
         self.trace_ids
             .lock()
             .expect("lock")
@@ -140,6 +143,7 @@ impl Handler for Scripted {
         }
         if self.always_retryable.contains(&id)
             || (self.retryable_once.contains(&id) && received.attempt == 1)
+            || self.retryable_calls.get(&id).is_some_and(|&n| calls <= n)
         {
             return Err(HandlerError::retryable("dependency unavailable"));
         }
@@ -148,10 +152,11 @@ impl Handler for Scripted {
     }
 }
 
-/// Retryable failures go through the retry topic with backoff: one that
-/// succeeds on its second attempt completes there; one that keeps failing
-/// lands in the DLQ after `max_attempts` (3); a permanent failure goes to the
-/// DLQ at once. A healthy event behind them is not held up.
+/// Retryable failures are first repeated in place (3 times by default),
+/// then go through the retry topic with backoff: one that succeeds on its
+/// second delivery completes there; one that keeps failing lands in the DLQ
+/// after `max_attempts` (3) deliveries; a permanent failure goes to the DLQ
+/// at once. A healthy event behind them is not held up.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retryable_failures_retry_with_backoff_then_dead_letter() {
     let app = TestApp::start().await;
@@ -238,10 +243,15 @@ async fn retryable_failures_retry_with_backoff_then_dead_letter() {
     assert_eq!(header(permanent, "ce_id"), Some(id(&rejected).to_string()));
     assert_eq!(header(permanent, "tributary.attempt").as_deref(), Some("1"));
 
+    // Each delivery: one call plus three repeats in place; the delivery
+    // number (`attempt`) counts only deliveries.
     let attempts = handler.attempts.lock().expect("lock").clone();
-    assert_eq!(attempts[&id(&flaky)], vec![1, 2]);
-    assert_eq!(attempts[&id(&broken)], vec![1, 2, 3]);
-    assert_eq!(attempts[&id(&rejected)], vec![1]);
+    assert_eq!(attempts[&id(&flaky)], vec![1, 1, 1, 1, 2]);
+    assert_eq!(
+        attempts[&id(&broken)],
+        vec![1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3]
+    );
+    assert_eq!(attempts[&id(&rejected)], vec![1], "permanent: no repeats");
     // Every attempt, retries included, continues the producer's trace.
     let trace_ids = handler.trace_ids.lock().expect("lock").clone();
     for event in [&flaky, &broken, &healthy] {
@@ -280,6 +290,62 @@ async fn retryable_failures_retry_with_backoff_then_dead_letter() {
     let summary = member.stop().await;
     assert_eq!(summary.retried, 3, "flaky once, broken twice");
     assert_eq!(summary.dead_lettered, 2);
+    let metrics = app.metrics.render();
+    assert!(
+        metrics.contains(&format!(
+            r#"tributary_events_retried_in_place_total{{topic="{topic}",group="{group}"}} 12"#
+        )),
+        "3 repeats for the flaky event, 9 for the broken one: {metrics}"
+    );
+}
+
+/// A retryable failure that clears while it is repeated in place (the
+/// event it waited for arrived) completes in the first delivery: nothing
+/// goes to the retry topic. With repeats in place switched off, the same
+/// failure goes through the retry topic.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failure_that_clears_in_place_never_reaches_the_retry_topic() {
+    for in_place_attempts in [3, 0] {
+        let mut app = TestApp::start().await;
+        app.config.consumer.retry.in_place_attempts = in_place_attempts;
+        let topic = app.topic(1).await;
+        let group = unique_name("tributary.in-place");
+        let (racing, healthy) = (user(1), user(2));
+        let id = |e: &tributary_contracts::events::UserRegistered| e.envelope.event_id;
+        let handler = Arc::new(Scripted {
+            retryable_calls: [(id(&racing), 2)].into(),
+            ..Scripted::default()
+        });
+        let member = app.spawn_group(&group, &[&topic], handler.clone());
+        wait_assigned(&[&member], &topic, 1).await;
+        let producer = app.raw_producer().await;
+        for event in [&racing, &healthy] {
+            app.produce_event(&producer, &topic, event).await;
+        }
+        let handled = {
+            let handler = handler.clone();
+            move || {
+                let handler = handler.clone();
+                async move { handler.succeeded.lock().expect("lock").len() == 2 }
+            }
+        };
+        wait_until(Duration::from_secs(30), "both events handled", handled).await;
+        let attempts = handler.attempts.lock().expect("lock").clone();
+        let summary = member.stop().await;
+        if in_place_attempts == 3 {
+            assert_eq!(
+                attempts[&id(&racing)],
+                vec![1, 1, 1],
+                "two repeats in place"
+            );
+            assert_eq!(summary.retried, 0, "nothing on the retry topic");
+        } else {
+            assert_eq!(attempts[&id(&racing)], vec![1, 2, 3], "three deliveries");
+            assert_eq!(summary.retried, 2, "twice through the retry topic");
+        }
+        assert_eq!(attempts[&id(&healthy)], vec![1]);
+        assert_eq!(summary.dead_lettered, 0);
+    }
 }
 
 /// A message whose producer sent no `traceparent` starts a trace of its

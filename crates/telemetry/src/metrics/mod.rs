@@ -71,6 +71,7 @@ struct Inner {
     events_produced: Family<TopicLabels, Counter>,
     events_failed: Family<FailureLabels, Counter>,
     events_retried: Family<TopicGroupLabels, Counter>,
+    events_retried_in_place: Family<TopicGroupLabels, Counter>,
     dlq_events: Family<FailureLabels, Counter>,
     handler_duration: HistogramFamily<TopicGroupLabels>,
     consumer_lag: Family<PartitionLabels, Gauge>,
@@ -108,6 +109,7 @@ impl Metrics {
             events_produced: Family::default(),
             events_failed: Family::default(),
             events_retried: Family::default(),
+            events_retried_in_place: Family::default(),
             dlq_events: Family::default(),
             handler_duration: Family::new_with_constructor(handler_histogram),
             consumer_lag: Family::default(),
@@ -150,6 +152,11 @@ impl Metrics {
             names::EVENTS_RETRIED,
             "Events sent to a retry topic",
             inner.events_retried.clone(),
+        );
+        r.register(
+            names::EVENTS_RETRIED_IN_PLACE,
+            "Handler calls repeated in place before any retry topic",
+            inner.events_retried_in_place.clone(),
         );
         r.register(
             names::DLQ_EVENTS,
@@ -280,6 +287,9 @@ impl Metrics {
     }
     pub fn events_retried(&self) -> &Family<TopicGroupLabels, Counter> {
         &self.inner.events_retried
+    }
+    pub fn events_retried_in_place(&self) -> &Family<TopicGroupLabels, Counter> {
+        &self.inner.events_retried_in_place
     }
     pub fn dlq_events(&self) -> &Family<FailureLabels, Counter> {
         &self.inner.dlq_events

@@ -19,6 +19,9 @@ pub const EVENTS_PRODUCED: &str = "events_produced";
 pub const EVENTS_FAILED: &str = "events_failed";
 /// `tributary_events_retried_total{topic,group}`: events sent to a retry topic.
 pub const EVENTS_RETRIED: &str = "events_retried";
+/// `tributary_events_retried_in_place_total{topic,group}`: handler calls
+/// repeated in place, before any retry topic (each repeat counts).
+pub const EVENTS_RETRIED_IN_PLACE: &str = "events_retried_in_place";
 /// `tributary_dlq_events_total{topic,group,reason}`: events sent to a DLQ.
 pub const DLQ_EVENTS: &str = "dlq_events";
 /// `tributary_handler_duration_seconds{topic,group}`: handler latency.
