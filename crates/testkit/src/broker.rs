@@ -20,8 +20,8 @@ use crate::wait_until;
 /// Memory storage by default: nothing touches the disk and a broker starts
 /// in well under a second. [`TestBroker::start_on`] picks SQLite, the storage
 /// `tributary up` runs on, for tests of what differs between the two.
-/// `tests/broker.rs` pins the four fixes `scripts/setup` applies to tansu
-/// 0.6.0 (`scripts/tansu/fixes.patch`), on both storages.
+/// `tests/broker.rs` pins the fixes `scripts/setup` applies to tansu 0.6.0
+/// (`scripts/tansu/fixes.patch`).
 #[derive(Debug)]
 pub struct TestBroker {
     process: BrokerProcess,

@@ -6,6 +6,7 @@ use futures::StreamExt;
 use rdkafka::{
     Message, Offset, TopicPartitionList,
     consumer::{BaseConsumer, CommitMode, Consumer, StreamConsumer},
+    message::{Header, Headers as _, OwnedHeaders},
     producer::{FutureProducer, FutureRecord},
 };
 use tributary_testkit::{Storage, TestBroker, unique_name};
@@ -52,9 +53,10 @@ async fn brokers_started_side_by_side_are_independent() {
     assert_ne!(a.bootstrap_servers(), b.bootstrap_servers());
 }
 
-// The four fixes `scripts/setup` applies to tansu 0.6.0
-// (`scripts/tansu/fixes.patch`), each on both storages: unpatched, every one
-// of these tests fails on at least one of them.
+// The fixes `scripts/setup` applies to tansu 0.6.0
+// (`scripts/tansu/fixes.patch`). Fixes 1-4 on both storages: unpatched,
+// every one of these tests fails on at least one of them. Fix 5 is a cost,
+// not a behaviour; its test pins what the fix must keep.
 
 /// Sends one record keyed `k` and waits for its delivery report.
 async fn send(producer: &FutureProducer, topic: &str, payload: &str) {
@@ -258,4 +260,98 @@ async fn on_memory_a_joined_group_can_be_described() {
 #[tokio::test]
 async fn on_sqlite_a_joined_group_can_be_described() {
     a_joined_group_can_be_described(Storage::Sqlite).await;
+}
+
+/// What fix 5 (statements kept per SQLite connection) must not break: a
+/// statement run again answers the new question, not the rest of the last
+/// answer. Every round writes more records with headers, then reads the
+/// partition from the start, its watermarks and the group's committed
+/// offset again; each of those reuses statements an earlier round ran (a
+/// statement reused without a reset would continue its old result set or
+/// ignore the new parameters).
+#[tokio::test]
+async fn on_sqlite_repeated_reads_see_every_new_write() {
+    let broker = TestBroker::start_on(Storage::Sqlite).await;
+    let topic = unique_name("testkit-reused");
+    broker.create_topic(&topic, 1).await;
+    let group = unique_name("testkit-group");
+    let producer: FutureProducer = broker.client_config().create().expect("producer");
+    let mut written = Vec::new();
+    for round in 0..4 {
+        for i in 0..3 {
+            let payload = format!("r{round}m{i}");
+            let headers = OwnedHeaders::new().insert(Header {
+                key: "seq",
+                value: Some(payload.as_bytes()),
+            });
+            producer
+                .send(
+                    FutureRecord::to(&topic)
+                        .key("k")
+                        .payload(&payload)
+                        .headers(headers),
+                    Duration::from_secs(10),
+                )
+                .await
+                .expect("delivery report");
+            written.push(payload);
+        }
+        let end = i64::try_from(written.len()).expect("small count");
+
+        let reader: StreamConsumer = broker
+            .client_config()
+            .set("group.id", &group)
+            .set("enable.auto.commit", "false")
+            .create()
+            .expect("consumer");
+        let mut assignment = TopicPartitionList::new();
+        assignment
+            .add_partition_offset(&topic, 0, Offset::Beginning)
+            .expect("offset");
+        reader.assign(&assignment).expect("assign");
+        let mut read = Vec::new();
+        while read.len() < written.len() {
+            let message = tokio::time::timeout(Duration::from_secs(30), reader.stream().next())
+                .await
+                .unwrap_or_else(|_| panic!("round {round}: record {} within 30 s", read.len()))
+                .expect("stream open")
+                .expect("no consumer error");
+            let payload = String::from_utf8_lossy(message.payload().unwrap_or_default());
+            let header = message
+                .headers()
+                .and_then(|h| h.iter().find(|h| h.key == "seq"))
+                .and_then(|h| h.value)
+                .map(|v| String::from_utf8_lossy(v).into_owned());
+            assert_eq!(header.as_deref(), Some(&*payload), "round {round}: header");
+            read.push(payload.into_owned());
+        }
+        assert_eq!(
+            read, written,
+            "round {round}: the whole partition, in order"
+        );
+
+        let mut commit = TopicPartitionList::new();
+        commit
+            .add_partition_offset(&topic, 0, Offset::Offset(end - 1))
+            .expect("offset");
+        reader.commit(&commit, CommitMode::Sync).expect("commit");
+        let watched = topic.clone();
+        let (marks, committed) = tokio::task::spawn_blocking(move || {
+            let marks = reader
+                .fetch_watermarks(&watched, 0, Duration::from_secs(10))
+                .expect("watermarks");
+            let committed = reader
+                .committed(Duration::from_secs(10))
+                .expect("committed offsets");
+            (marks, committed.elements()[0].offset())
+        })
+        .await
+        .expect("admin task");
+        assert_eq!(marks, (0, end), "round {round}: watermarks");
+        assert_eq!(
+            committed,
+            Offset::Offset(end - 1),
+            "round {round}: committed"
+        );
+    }
 }
