@@ -79,7 +79,9 @@ impl EmbeddedBulkLoad {
     }
 
     fn with_limits(store: EmbeddedStore, limits: Limits) -> Result<Self, ViewError> {
-        let conn = store.pool.shared().connect()?;
+        let shared = store.pool.shared();
+        let conn = shared.connect()?;
+        tune_for_bulk(&conn).map_err(|e| shared.error(e))?;
         Ok(Self {
             store,
             limits,
@@ -134,6 +136,21 @@ impl EmbeddedBulkLoad {
         })
     }
 }
+
+/// Settings of the bulk load's own connection, for large transactions of
+/// small savepoints (the file's other connections keep the defaults):
+/// - savepoint journals in memory: each apply's savepoint copies the pages
+///   it changes into a sub-journal, by default a temporary file;
+/// - a 64 MiB page cache: with SQLite's default 2 MiB, a transaction of a
+///   thousand applies spills dirty pages to the WAL before it commits, and
+///   rereads them.
+fn tune_for_bulk(conn: &Connection) -> rusqlite::Result<()> {
+    conn.pragma_update(None, "temp_store", "MEMORY")?;
+    conn.pragma_update(None, "cache_size", BULK_CACHE_KIB.to_string())
+}
+
+/// `PRAGMA cache_size` of the bulk load's connection (negative: KiB).
+const BULK_CACHE_KIB: i64 = -65_536;
 
 /// Runs `f`, which may wait for another process's write lock (up to the busy
 /// timeout) or for the disk, through `block_in_place` on a multi-threaded
