@@ -3,10 +3,13 @@
 //!
 //! librdkafka polling is blocking; a dedicated blocking task feeds a
 //! bounded channel, so a slow consumer of the records (decoding, printing,
-//! producing) slows the read instead of buffering without bound.
+//! producing) slows the read instead of buffering without bound. Records
+//! cross the channel in batches: one at a time, a reader ahead of its
+//! consumer woke the other thread for every record, which cost a rebuild
+//! more than decoding did.
 
 use std::{
-    collections::BTreeMap,
+    collections::{BTreeMap, VecDeque},
     time::{Duration, Instant},
 };
 
@@ -23,8 +26,13 @@ use super::{
     cluster::{base_config, tpl},
 };
 
-/// Records in flight between the reader thread and the async side.
-const CHANNEL_CAPACITY: usize = 256;
+/// Records per batch, and batches in flight between the reader thread and
+/// the async side (at most 256 records buffered).
+const BATCH_RECORDS: usize = 64;
+const CHANNEL_BATCHES: usize = 4;
+/// A partly filled batch goes out once its first record is this old, so a
+/// slow trickle of records is not held back.
+const BATCH_MAX_AGE: Duration = Duration::from_millis(20);
 /// A read that makes no progress for this long fails instead of hanging.
 const STALL_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -67,24 +75,89 @@ impl RawRecord {
     }
 }
 
+/// The records of a [`read_ranges`] as they arrive.
+#[derive(Debug)]
+pub struct RangeReader {
+    batches: mpsc::Receiver<Result<Vec<RawRecord>, OpsError>>,
+    buffered: VecDeque<RawRecord>,
+}
+
+impl RangeReader {
+    /// The next record; `None` after the last one, or after an error (which
+    /// is the last item).
+    pub async fn recv(&mut self) -> Option<Result<RawRecord, OpsError>> {
+        loop {
+            if let Some(record) = self.buffered.pop_front() {
+                return Some(Ok(record));
+            }
+            match self.batches.recv().await? {
+                Ok(batch) => self.buffered.extend(batch),
+                Err(e) => return Some(Err(e)),
+            }
+        }
+    }
+}
+
 /// Starts reading `ranges` of `topic`; records arrive in offset order per
-/// partition. The channel closes after the last record, or after an error
-/// (sent as the last item).
-pub fn read_ranges(
-    bootstrap: &str,
-    topic: &str,
-    ranges: &[PartitionRange],
-) -> mpsc::Receiver<Result<RawRecord, OpsError>> {
-    let (tx, rx) = mpsc::channel(CHANNEL_CAPACITY);
+/// partition.
+pub fn read_ranges(bootstrap: &str, topic: &str, ranges: &[PartitionRange]) -> RangeReader {
+    let (tx, rx) = mpsc::channel(CHANNEL_BATCHES);
     let bootstrap = bootstrap.to_owned();
     let topic = topic.to_owned();
     let ranges: Vec<PartitionRange> = ranges.iter().copied().filter(|r| !r.is_empty()).collect();
     tokio::task::spawn_blocking(move || {
-        if let Err(e) = read_blocking(&bootstrap, &topic, &ranges, &tx) {
-            let _ = tx.blocking_send(Err(e));
+        let mut out = BatchSender::new(tx);
+        let read = read_blocking(&bootstrap, &topic, &ranges, &mut out);
+        // What was read before an error still arrives, the error last.
+        if out.flush().is_ok()
+            && let Err(e) = read
+        {
+            let _ = out.tx.blocking_send(Err(e));
         }
     });
-    rx
+    RangeReader {
+        batches: rx,
+        buffered: VecDeque::new(),
+    }
+}
+
+/// Gathers records into batches on the reader thread.
+struct BatchSender {
+    tx: mpsc::Sender<Result<Vec<RawRecord>, OpsError>>,
+    batch: Vec<RawRecord>,
+    first_at: Instant,
+}
+
+/// The receiver went away: the caller stopped reading.
+struct Gone;
+
+impl BatchSender {
+    fn new(tx: mpsc::Sender<Result<Vec<RawRecord>, OpsError>>) -> Self {
+        BatchSender {
+            tx,
+            batch: Vec::with_capacity(BATCH_RECORDS),
+            first_at: Instant::now(),
+        }
+    }
+
+    fn push(&mut self, record: RawRecord) -> Result<(), Gone> {
+        if self.batch.is_empty() {
+            self.first_at = Instant::now();
+        }
+        self.batch.push(record);
+        if self.batch.len() >= BATCH_RECORDS || self.first_at.elapsed() >= BATCH_MAX_AGE {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<(), Gone> {
+        if self.batch.is_empty() {
+            return Ok(());
+        }
+        let batch = std::mem::replace(&mut self.batch, Vec::with_capacity(BATCH_RECORDS));
+        self.tx.blocking_send(Ok(batch)).map_err(|_| Gone)
+    }
 }
 
 /// Reads every range to the end, in the caller's memory: for small topics
@@ -106,7 +179,7 @@ fn read_blocking(
     bootstrap: &str,
     topic: &str,
     ranges: &[PartitionRange],
-    tx: &mpsc::Sender<Result<RawRecord, OpsError>>,
+    out: &mut BatchSender,
 ) -> Result<(), OpsError> {
     if ranges.is_empty() {
         return Ok(());
@@ -148,8 +221,7 @@ fn read_blocking(
                 if m.offset() + 1 >= end {
                     remaining.remove(&m.partition());
                 }
-                if tx.blocking_send(Ok(record)).is_err() {
-                    // The receiver went away: the caller stopped reading.
+                if out.push(record).is_err() {
                     return Ok(());
                 }
             }
@@ -160,6 +232,10 @@ fn read_blocking(
                 });
             }
             None => {
+                // Nothing more for now: hand over what is waiting.
+                if out.flush().is_err() {
+                    return Ok(());
+                }
                 // Gaps (control records, compaction) can hide the last
                 // offsets: a partition whose position passed its end is done.
                 if let Ok(position) = consumer.position() {
