@@ -49,15 +49,20 @@ impl InternalEvent for EventFailed<'_> {
             error = self.error,
             "event handling failed"
         );
-        metrics
-            .events_failed()
-            .get_or_create(&FailureLabels {
-                topic: self.labels.topic.clone(),
-                group: self.labels.group.clone(),
-                reason: self.reason.to_owned(),
-            })
-            .inc();
+        count_failure(metrics, self.labels, self.reason);
     }
+}
+
+/// `tributary_events_failed_total`: every failed decode or handler call.
+fn count_failure(metrics: &Metrics, labels: &TopicGroupLabels, reason: &str) {
+    metrics
+        .events_failed()
+        .get_or_create(&FailureLabels {
+            topic: labels.topic.clone(),
+            group: labels.group.clone(),
+            reason: reason.to_owned(),
+        })
+        .inc();
 }
 
 /// A handler asked for a retry and is called again in place after `wait`.
@@ -86,14 +91,7 @@ impl InternalEvent for EventRetriedInPlace<'_> {
             error = self.error,
             "retryable failure, repeating in place"
         );
-        metrics
-            .events_failed()
-            .get_or_create(&FailureLabels {
-                topic: self.labels.topic.clone(),
-                group: self.labels.group.clone(),
-                reason: self.reason.to_owned(),
-            })
-            .inc();
+        count_failure(metrics, self.labels, self.reason);
         metrics
             .events_retried_in_place()
             .get_or_create(self.labels)
