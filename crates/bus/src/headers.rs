@@ -150,7 +150,7 @@ impl<N: Into<String>, V: Into<Vec<u8>>> FromIterator<(N, V)> for MessageHeaders 
 pub fn event_headers(
     envelope: &Envelope,
     event_type: &str,
-    trace: Option<&TraceHeaders>,
+    trace: Option<TraceHeaders>,
 ) -> MessageHeaders {
     let mut h = MessageHeaders {
         entries: Vec::with_capacity(10),
@@ -188,11 +188,11 @@ pub fn event_headers(
     if let Some(trace) = trace {
         h.entries.push((
             Cow::Borrowed(names::TRACEPARENT),
-            trace.traceparent.clone().into_bytes(),
+            trace.traceparent.into_bytes(),
         ));
-        if let Some(state) = &trace.tracestate {
+        if let Some(state) = trace.tracestate {
             h.entries
-                .push((Cow::Borrowed(names::TRACESTATE), state.clone().into_bytes()));
+                .push((Cow::Borrowed(names::TRACESTATE), state.into_bytes()));
         }
     }
     h
@@ -392,7 +392,7 @@ mod tests {
             traceparent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01".into(),
             tracestate: Some("vendor=1".into()),
         };
-        let h = event_headers(&envelope(), "order.placed", Some(&trace));
+        let h = event_headers(&envelope(), "order.placed", Some(trace.clone()));
         assert_eq!(h.get_str("ce_specversion"), Some("1.0"));
         assert_eq!(
             h.get_str("ce_id"),

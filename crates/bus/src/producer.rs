@@ -290,7 +290,7 @@ impl EventProducer {
                 .await
                 .map_err(|source| self.encode_failed(E::TOPIC, source))?;
             let trace = tributary_telemetry::inject(&Span::current());
-            let headers = event_headers(event.envelope(), E::EVENT_TYPE, trace.as_ref());
+            let headers = event_headers(event.envelope(), E::EVENT_TYPE, trace);
             self.raw
                 .deliver(E::TOPIC, Some(event.key().as_bytes()), &payload, &headers)
                 .await
@@ -310,7 +310,7 @@ impl EventProducer {
                 .await
                 .map_err(|source| self.encode_failed(topic, source))?;
             let trace = tributary_telemetry::inject(&Span::current());
-            let headers = event_headers(event.envelope(), event.event_type(), trace.as_ref());
+            let headers = event_headers(event.envelope(), event.event_type(), trace);
             self.raw
                 .deliver(topic, Some(event.key().as_bytes()), &payload, &headers)
                 .await

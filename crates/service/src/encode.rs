@@ -41,7 +41,7 @@ impl Encoder {
             Encoder::Unregistered => frame(0, &event.encode_body()?),
         };
         let trace = tributary_telemetry::inject(&Span::current());
-        let headers = event_headers(event.envelope(), event.event_type(), trace.as_ref());
+        let headers = event_headers(event.envelope(), event.event_type(), trace);
         Ok(OutboxMessage {
             topic: event.topic().to_owned(),
             key: event.key().into_owned(),

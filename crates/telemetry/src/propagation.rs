@@ -1,9 +1,11 @@
 //! W3C trace context (`traceparent` / `tracestate`) in and out of message
 //! headers, so one trace follows an order saga across services and brokers.
 
-use std::collections::HashMap;
-
-use opentelemetry::{Context, propagation::TextMapPropagator, trace::TraceContextExt as _};
+use opentelemetry::{
+    Context,
+    propagation::{Extractor, Injector, TextMapPropagator},
+    trace::TraceContextExt as _,
+};
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use tracing::Span;
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
@@ -32,14 +34,52 @@ pub fn inject_context(cx: &Context) -> Option<TraceHeaders> {
     if !cx.span().span_context().is_valid() {
         return None;
     }
-    let mut carrier: HashMap<String, String> = HashMap::with_capacity(2);
+    let mut carrier = Outgoing::default();
     TraceContextPropagator::new().inject_context(cx, &mut carrier);
-    let traceparent = carrier.remove(TRACEPARENT)?;
-    let tracestate = carrier.remove(TRACESTATE).filter(|s| !s.is_empty());
     Some(TraceHeaders {
-        traceparent,
-        tracestate,
+        traceparent: carrier.traceparent?,
+        tracestate: carrier.tracestate.filter(|s| !s.is_empty()),
     })
+}
+
+/// The propagator's carrier on the way out: just the two headers, where a
+/// map would cost a hash table and key strings on every message sent.
+#[derive(Default)]
+struct Outgoing {
+    traceparent: Option<String>,
+    tracestate: Option<String>,
+}
+
+impl Injector for Outgoing {
+    fn set(&mut self, key: &str, value: String) {
+        match key {
+            TRACEPARENT => self.traceparent = Some(value),
+            TRACESTATE => self.tracestate = Some(value),
+            _ => {}
+        }
+    }
+}
+
+/// The propagator's carrier on the way in, borrowing the header values.
+struct Incoming<'a> {
+    traceparent: &'a str,
+    tracestate: Option<&'a str>,
+}
+
+impl Extractor for Incoming<'_> {
+    fn get(&self, key: &str) -> Option<&str> {
+        match key {
+            TRACEPARENT => Some(self.traceparent),
+            TRACESTATE => self.tracestate,
+            _ => None,
+        }
+    }
+
+    fn keys(&self) -> Vec<&str> {
+        let mut keys = vec![TRACEPARENT];
+        keys.extend(self.tracestate.map(|_| TRACESTATE));
+        keys
+    }
 }
 
 /// The remote parent described by incoming headers. A missing or malformed
@@ -49,12 +89,10 @@ pub fn extract(traceparent: Option<&str>, tracestate: Option<&str>) -> Context {
     let Some(traceparent) = traceparent else {
         return Context::new();
     };
-    let mut carrier: HashMap<String, String> = HashMap::with_capacity(2);
-    carrier.insert(TRACEPARENT.to_owned(), traceparent.to_owned());
-    if let Some(state) = tracestate {
-        carrier.insert(TRACESTATE.to_owned(), state.to_owned());
-    }
-    TraceContextPropagator::new().extract(&carrier)
+    TraceContextPropagator::new().extract(&Incoming {
+        traceparent,
+        tracestate,
+    })
 }
 
 #[cfg(test)]
@@ -103,6 +141,17 @@ mod tests {
         for input in [None, Some("not-a-traceparent"), Some("")] {
             let cx = extract(input, None);
             assert!(!cx.span().span_context().is_valid(), "{input:?}");
+        }
+    }
+
+    #[test]
+    fn incoming_headers_go_out_again_unchanged_tracestate_included() {
+        let traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+        for tracestate in [Some("congo=t61rcWkgMzE,rojo=00f067aa0ba902b7"), None] {
+            let headers = inject_context(&extract(Some(traceparent), tracestate))
+                .expect("a valid remote context injects");
+            assert_eq!(headers.traceparent, traceparent);
+            assert_eq!(headers.tracestate.as_deref(), tracestate);
         }
     }
 }

@@ -112,7 +112,7 @@ impl TestApp {
         let payload = self.codec.encode(event).await.expect("encode");
         // Carry the caller's trace context, as the typed producer does.
         let trace = tributary_telemetry::inject(&tracing::Span::current());
-        let headers = event_headers(event.envelope(), UserRegistered::EVENT_TYPE, trace.as_ref());
+        let headers = event_headers(event.envelope(), UserRegistered::EVENT_TYPE, trace);
         producer
             .send_raw(topic, Some(event.key().as_bytes()), &payload, &headers)
             .await

@@ -201,7 +201,7 @@ async fn a_relayed_send_continues_the_trace_its_headers_name() {
         let headers = tributary_bus::headers::event_headers(
             event.envelope(),
             UserRegistered::EVENT_TYPE,
-            Some(&trace),
+            Some(trace.clone()),
         );
         (headers, trace.traceparent)
     };

@@ -353,8 +353,7 @@ impl Sides {
             records.push(RawRecord {
                 key: event.order_id.to_string(),
                 payload: self.codec.encode(event).await?,
-                headers: event_headers(&event.envelope, OrderPlaced::EVENT_TYPE, trace.as_ref())
-                    .to_kafka(),
+                headers: event_headers(&event.envelope, OrderPlaced::EVENT_TYPE, trace).to_kafka(),
             });
         }
         Ok(records)
