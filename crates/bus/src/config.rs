@@ -182,6 +182,7 @@ pub struct RetryPolicy {
     /// deliveries: `max_attempts` still counts those.
     pub in_place_attempts: u32,
     /// Wait before the first repeat in place; it doubles before each next.
+    /// All the waits of one event together may not exceed 5 s.
     #[serde(with = "humantime_serde")]
     pub in_place_backoff: Duration,
 }
@@ -259,12 +260,20 @@ impl RetryPolicy {
         let doublings = repeat.saturating_sub(1).min(16);
         self.in_place_backoff.saturating_mul(1 << doublings)
     }
+
+    /// Every wait in place of one event together (70 ms by default).
+    pub fn in_place_total_wait(&self) -> Duration {
+        (1..=self.in_place_attempts.min(MAX_IN_PLACE_ATTEMPTS + 1))
+            .map(|repeat| self.in_place_backoff(repeat))
+            .fold(Duration::ZERO, Duration::saturating_add)
+    }
 }
 
 /// Bounds on repeating in place: the partition waits through every repeat,
-/// so the wait must stay far below the poll interval and the drain timeout.
+/// so all the waits of one event together must stay short; longer waits
+/// belong to the retry topic, which frees the partition meanwhile.
 const MAX_IN_PLACE_ATTEMPTS: u32 = 10;
-const MAX_IN_PLACE_BACKOFF: Duration = Duration::from_secs(1);
+const MAX_IN_PLACE_TOTAL_WAIT: Duration = Duration::from_secs(5);
 
 /// librdkafka properties the runtime sets itself because its guarantees
 /// depend on them, with the only value the passthrough may give them.
@@ -361,10 +370,10 @@ impl BusConfig {
                 "must be at most 10: a partition waits through every repeat",
             ));
         }
-        if r.in_place_attempts > 0 && r.in_place_backoff > MAX_IN_PLACE_BACKOFF {
+        if r.in_place_total_wait() > MAX_IN_PLACE_TOTAL_WAIT {
             return Err(invalid(
                 "consumer.retry.in_place_backoff",
-                "must be at most 1s: a partition waits through every repeat (use the retry topic's backoff for longer waits)",
+                "with in_place_attempts, adds up to more than 5s of waiting per event, during which its partition waits too (use the retry topic's backoff for longer waits)",
             ));
         }
 
@@ -559,9 +568,13 @@ mod tests {
         assert_eq!(key_of(c.validate()), "consumer.retry.in_place_attempts");
 
         let mut c = BusConfig::default();
-        c.consumer.retry.in_place_backoff = Duration::from_secs(2);
+        c.consumer.retry.in_place_backoff = Duration::from_secs(1);
         assert_eq!(key_of(c.validate()), "consumer.retry.in_place_backoff");
+        c.consumer.retry.in_place_attempts = 2;
+        c.validate()
+            .expect("1 s + 2 s of waiting is within the bound");
         c.consumer.retry.in_place_attempts = 0;
+        c.consumer.retry.in_place_backoff = Duration::from_secs(60);
         c.validate()
             .expect("no repeats in place: the backoff is unused");
 
@@ -609,6 +622,7 @@ mod tests {
             policy.in_place_backoff(u32::MAX),
             Duration::from_millis(10 << 16)
         );
+        assert_eq!(policy.in_place_total_wait(), Duration::from_millis(70));
     }
 
     #[test]
