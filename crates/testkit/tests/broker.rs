@@ -77,9 +77,21 @@ fn assigned(
     offset: Offset,
     fetch_wait_ms: u32,
 ) -> StreamConsumer {
+    let group = unique_name("testkit-group");
+    assigned_in_group(broker, &group, topic, offset, fetch_wait_ms)
+}
+
+/// Like [`assigned`], committing (when asked) under `group`.
+fn assigned_in_group(
+    broker: &TestBroker,
+    group: &str,
+    topic: &str,
+    offset: Offset,
+    fetch_wait_ms: u32,
+) -> StreamConsumer {
     let consumer: StreamConsumer = broker
         .client_config()
-        .set("group.id", unique_name("testkit-group"))
+        .set("group.id", group)
         .set("enable.auto.commit", "false")
         .set("fetch.wait.max.ms", fetch_wait_ms.to_string())
         .set("socket.timeout.ms", "120000")
@@ -298,17 +310,7 @@ async fn on_sqlite_repeated_reads_see_every_new_write() {
         }
         let end = i64::try_from(written.len()).expect("small count");
 
-        let reader: StreamConsumer = broker
-            .client_config()
-            .set("group.id", &group)
-            .set("enable.auto.commit", "false")
-            .create()
-            .expect("consumer");
-        let mut assignment = TopicPartitionList::new();
-        assignment
-            .add_partition_offset(&topic, 0, Offset::Beginning)
-            .expect("offset");
-        reader.assign(&assignment).expect("assign");
+        let reader = assigned_in_group(&broker, &group, &topic, Offset::Beginning, 500);
         let mut read = Vec::new();
         while read.len() < written.len() {
             let message = tokio::time::timeout(Duration::from_secs(30), reader.stream().next())
