@@ -261,7 +261,9 @@ impl RetryPolicy {
         self.in_place_backoff.saturating_mul(1 << doublings)
     }
 
-    /// Every wait in place of one event together (70 ms by default).
+    /// Every wait in place of one event together (70 ms by default). Counts
+    /// at most one repeat beyond the allowed number, which is enough to show
+    /// a too-large setting and keeps the sum quick whatever it says.
     pub fn in_place_total_wait(&self) -> Duration {
         (1..=self.in_place_attempts.min(MAX_IN_PLACE_ATTEMPTS + 1))
             .map(|repeat| self.in_place_backoff(repeat))
