@@ -9,7 +9,7 @@ export TRIBUTARY_TOOLS_DIR="${TRIBUTARY_TOOLS_DIR:-$HOME/.cache/tributary-tools}
 TANSU_VERSION=0.6.0
 # Raised whenever scripts/tansu/fixes.patch changes, so machines rebuild.
 # Keep in step with TANSU_BUILD in crates/broker/src/locate.rs.
-TANSU_BUILD="$TANSU_VERSION-tributary.5"
+TANSU_BUILD="$TANSU_VERSION-tributary.6"
 
 log() { printf '==> %s\n' "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }

@@ -12,7 +12,7 @@ pub const TANSU_VERSION: &str = "0.6.0";
 /// The build `scripts/setup` installs: [`TANSU_VERSION`] with the fixes in
 /// `scripts/tansu/fixes.patch`. The suffix changes whenever the patch does,
 /// so a machine with an older build installs the new one beside it.
-pub const TANSU_BUILD: &str = "0.6.0-tributary.5";
+pub const TANSU_BUILD: &str = "0.6.0-tributary.6";
 
 /// Where `scripts/setup` installs tools that are built rather than shipped:
 /// `$TRIBUTARY_TOOLS_DIR`, else `$HOME/.cache/tributary-tools`. Outside the

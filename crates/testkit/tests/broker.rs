@@ -216,7 +216,9 @@ async fn on_sqlite_a_waiting_fetch_wakes_when_a_record_is_written() {
 }
 
 /// What `groups describe` and every "is the group active?" check rely on:
-/// DescribeGroups lists the members of a group that has been joined.
+/// DescribeGroups lists the members of a group that has been joined, each
+/// with its subscription and its assignment (fix 7; both were empty), and
+/// names the assignor.
 async fn a_joined_group_can_be_described(storage: Storage) {
     let broker = TestBroker::start_on(storage).await;
     let topic = unique_name("testkit-describe");
@@ -252,7 +254,19 @@ async fn a_joined_group_can_be_described(storage: Storage) {
             .map(|list| {
                 list.groups()
                     .iter()
-                    .map(|g| (g.name().to_owned(), g.members().len()))
+                    .map(|g| {
+                        let names_topic = |bytes: Option<&[u8]>| {
+                            bytes.is_some_and(|b| {
+                                b.windows(topic.len()).any(|w| w == topic.as_bytes())
+                            })
+                        };
+                        let members: Vec<(bool, bool)> = g
+                            .members()
+                            .iter()
+                            .map(|m| (names_topic(m.metadata()), names_topic(m.assignment())))
+                            .collect();
+                        (g.name().to_owned(), g.protocol().to_owned(), members)
+                    })
                     .collect::<Vec<_>>()
             })
     })
@@ -260,7 +274,12 @@ async fn a_joined_group_can_be_described(storage: Storage) {
     .expect("describe task")
     .expect("DescribeGroups answered");
     assert_eq!(groups.len(), 1, "{groups:?}");
-    assert_eq!(groups[0].1, 1, "one member: {groups:?}");
+    assert_eq!(groups[0].1, "range", "the assignor: {groups:?}");
+    assert_eq!(
+        groups[0].2,
+        [(true, true)],
+        "one member, subscribed to and assigned the topic: {groups:?}"
+    );
     drop(member);
 }
 
