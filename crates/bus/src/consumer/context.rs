@@ -184,16 +184,28 @@ impl GroupContext {
         }
     }
 
+    /// Updates the group's status with what this member gained or lost.
+    /// The status is shared with the group's other member (sources and retry
+    /// topics are separate members), so each adds and removes only its own.
     fn publish_assignment(&self, kind: &'static str, changed: &[TopicPartition]) {
-        let assigned: BTreeSet<TopicPartition> = self.workers().keys().cloned().collect();
+        let mut assigned_now = 0;
+        self.status.send_modify(|s| {
+            for partition in changed {
+                if kind == "assign" {
+                    s.assigned.insert(partition.clone());
+                } else {
+                    s.assigned.remove(partition);
+                }
+            }
+            assigned_now = s.assigned.len();
+        });
         Rebalanced {
             group: &self.group,
             kind,
             partitions: changed,
-            assigned_now: assigned.len(),
+            assigned_now,
         }
         .emit(&self.shared.metrics);
-        self.status.send_modify(|s| s.assigned = assigned);
     }
 
     /// Commits stored offsets now; "nothing to commit" is success.

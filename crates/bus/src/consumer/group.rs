@@ -34,12 +34,13 @@ use crate::{
 /// by partition workers that were just aborted) before closing it anyway.
 const CLOSE_GRACE: Duration = Duration::from_secs(2);
 
-/// What this member is doing, for readiness probes and tests.
+/// What this runner is doing, for readiness probes and tests.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct GroupStatus {
     /// Subscribed and polling (false before start-up finished and after stop).
     pub running: bool,
-    /// Partitions (source and retry topics) this member currently owns.
+    /// Partitions this runner currently owns: source partitions through its
+    /// sources member, retry-topic partitions through its retry member.
     pub assigned: BTreeSet<(String, i32)>,
 }
 
@@ -205,12 +206,10 @@ impl ConsumerGroup {
                 source,
             })?;
 
-        let mut subscription: Vec<String> = self.topics.clone();
-        subscription.extend(failure_topics.retry_topics().map(str::to_owned));
-
+        let retry_topics: Vec<String> = failure_topics.retry_topics().map(str::to_owned).collect();
         let shared = Arc::new(WorkerShared {
             group: group.clone(),
-            processor: self.processor,
+            processor: self.processor.clone(),
             router: FailureRouter {
                 producer,
                 topics: failure_topics,
@@ -220,48 +219,50 @@ impl ConsumerGroup {
             metrics: self.metrics.clone(),
             counters: Counters::default(),
         });
-        let span = tracing::info_span!("consumer_group", group = %group);
-        let context = GroupContext::new(
-            shared.clone(),
-            tokio::runtime::Handle::current(),
-            self.config.consumer.drain_timeout,
-            self.status.clone(),
-            span,
-        );
-        let client_config = self.config.consumer_client_config(&group);
-        let consumer = StreamConsumer::from_config_and_context(&client_config, context)
-            .map(Arc::new)
-            .map_err(|source| ConsumeError::Create {
-                group: group.clone(),
-                source,
-            })?;
-        consumer.context().attach(&consumer);
-        let topic_refs: Vec<&str> = subscription.iter().map(String::as_str).collect();
-        consumer
-            .subscribe(&topic_refs)
-            .map_err(|source| ConsumeError::Subscribe {
-                group: group.clone(),
-                topics: subscription.clone(),
-                source,
-            })?;
-        tracing::info!(group = %group, topics = ?subscription, "consumer group started");
+        // Two members of the one group: the source topics and the retry
+        // topics each get their own librdkafka client, so their own fetch
+        // loop. librdkafka keeps one fetch in flight per broker and leaves
+        // out partitions whose queue is full; with one client, a busy
+        // consumer's fetch then asked only for the (nearly always empty)
+        // retry partitions and the broker held it for `fetch.wait.max.ms`
+        // while the source queues ran dry (docs/benchmarks.md, "Consume").
+        let roles = [
+            (MemberRole::Sources, self.topics.clone()),
+            (MemberRole::Retries, retry_topics),
+        ];
+        let mut members = Vec::with_capacity(roles.len());
+        for (role, topics) in roles {
+            members.push(self.join(role, topics, &shared).map_err(|e| *e)?);
+        }
         self.status.send_modify(|s| s.running = true);
 
-        // The driver polls the main queue, which serves rebalance callbacks
-        // that block while partitions drain: keep that off the runtime's
-        // worker threads.
-        let runtime = tokio::runtime::Handle::current();
-        let driver =
-            tokio::task::spawn_blocking(move || runtime.block_on(drive(consumer, shutdown)));
-        let result = driver.await;
+        // A driver polls its member's main queue, which serves rebalance
+        // callbacks that block while partitions drain: keep that off the
+        // runtime's worker threads.
+        let drivers: Vec<_> = members
+            .into_iter()
+            .map(|consumer| {
+                let runtime = tokio::runtime::Handle::current();
+                let shutdown = shutdown.clone();
+                tokio::task::spawn_blocking(move || runtime.block_on(drive(consumer, shutdown)))
+            })
+            .collect();
+        let mut driver_failure = None;
+        for driver in drivers {
+            if let Err(error) = driver.await {
+                driver_failure.get_or_insert(error.to_string());
+            }
+        }
         self.status.send_modify(|s| {
             s.running = false;
             s.assigned.clear();
         });
-        result.map_err(|e| ConsumeError::Driver {
-            group: group.clone(),
-            detail: e.to_string(),
-        })?;
+        if let Some(detail) = driver_failure {
+            return Err(ConsumeError::Driver {
+                group: group.clone(),
+                detail,
+            });
+        }
 
         let c = &shared.counters;
         let summary = RunSummary {
@@ -273,6 +274,74 @@ impl ConsumerGroup {
         };
         tracing::info!(group = %group, ?summary, "consumer group stopped");
         Ok(summary)
+    }
+
+    /// Creates one member of the group for `role` and subscribes it to
+    /// `topics`. (The error is boxed only to keep this private result small.)
+    fn join(
+        &self,
+        role: MemberRole,
+        topics: Vec<String>,
+        shared: &Arc<WorkerShared>,
+    ) -> Result<Arc<StreamConsumer<GroupContext>>, Box<ConsumeError>> {
+        let group = &self.group;
+        let span = tracing::info_span!("consumer_group", group = %group, member = role.name());
+        let context = GroupContext::new(
+            shared.clone(),
+            tokio::runtime::Handle::current(),
+            self.config.consumer.drain_timeout,
+            self.status.clone(),
+            span,
+        );
+        let mut client_config = self.config.consumer_client_config(group);
+        let client_id = client_config
+            .get("client.id")
+            .map_or_else(|| group.clone(), str::to_owned);
+        client_config.set("client.id", role.client_id(&client_id));
+        let consumer = StreamConsumer::from_config_and_context(&client_config, context)
+            .map(Arc::new)
+            .map_err(|source| {
+                Box::new(ConsumeError::Create {
+                    group: group.clone(),
+                    source,
+                })
+            })?;
+        consumer.context().attach(&consumer);
+        let topic_refs: Vec<&str> = topics.iter().map(String::as_str).collect();
+        consumer.subscribe(&topic_refs).map_err(|source| {
+            Box::new(ConsumeError::Subscribe {
+                group: group.clone(),
+                topics: topics.clone(),
+                source,
+            })
+        })?;
+        tracing::info!(group = %group, member = role.name(), ?topics, "consumer group member started");
+        Ok(consumer)
+    }
+}
+
+/// Which topics a member of the group reads.
+#[derive(Debug, Clone, Copy)]
+enum MemberRole {
+    Sources,
+    Retries,
+}
+
+impl MemberRole {
+    fn name(self) -> &'static str {
+        match self {
+            MemberRole::Sources => "sources",
+            MemberRole::Retries => "retries",
+        }
+    }
+
+    /// The retry member's client id is the configured one (default: the
+    /// group id) with `-retry`, so `groups describe` tells them apart.
+    fn client_id(self, base: &str) -> String {
+        match self {
+            MemberRole::Sources => base.to_owned(),
+            MemberRole::Retries => format!("{base}-retry"),
+        }
     }
 }
 

@@ -8,6 +8,10 @@
 //!   handled or durably routed to a failure topic (delivery report received);
 //!   stored offsets are committed periodically, and synchronously after a
 //!   revoke drained the affected workers and at shutdown.
+//! - **Two members per runner**: the source topics and the group's retry
+//!   topics are read by two members of the same group, each with its own
+//!   librdkafka client and fetch loop, so a fetch for the quiet retry
+//!   partitions never holds up the busy source partitions.
 //! - **Failures**: a retryable handler error is first repeated in place a
 //!   few times, a few milliseconds apart (`consumer.retry.in_place_attempts`,
 //!   `in_place_backoff`): most are ordering races that clear by then. One

@@ -183,3 +183,98 @@ async fn a_member_leaving_mid_stream_leaves_no_event_unprocessed() {
     let seen: HashSet<Uuid> = handled.counts().keys().copied().collect();
     assert!(seen.is_superset(&produced));
 }
+
+/// A runner joins its group twice: one member reads the source topics, the
+/// other the group's retry topics, each through its own client, so a fetch
+/// of the quiet retry partitions never holds up the source partitions. The
+/// broker's description of the group shows exactly that split.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn source_and_retry_topics_are_read_by_two_members_of_the_group() {
+    let app = TestApp::start().await;
+    let topic = app.topic(3).await;
+    let group = unique_name("tributary.split");
+    let retry = tributary_bus::consumer::retry_topic(&topic, &group);
+    let recorder = Arc::new(Recorder::default());
+    let member = app.spawn_group(&group, &[&topic], recorder.clone());
+    wait_assigned(&[&member], &topic, 3).await;
+    wait_assigned(&[&member], &retry, 3).await;
+
+    // The broker lists a group once it has committed offsets.
+    let producer = app.raw_producer().await;
+    app.produce_event(&producer, &topic, &user(0)).await;
+    wait_committed(&app, &group, &topic, 1).await;
+
+    let bootstrap = app.broker.bootstrap_servers();
+    wait_until(
+        Duration::from_secs(30),
+        "the broker to describe both members with their assignments",
+        || async {
+            let members = describe(bootstrap, &group).await;
+            members.len() == 2 && members.iter().all(|a| !a.is_empty())
+        },
+    )
+    .await;
+    let mut described = describe(bootstrap, &group).await;
+    described.sort();
+    let all = |t: &str| vec![(t.to_owned(), vec![0, 1, 2])];
+    let mut expected = vec![all(&topic), all(&retry)];
+    expected.sort();
+    assert_eq!(described, expected);
+    member.stop().await;
+}
+
+/// The assignment, as (topic, sorted partitions), of every member the
+/// broker reports for `group`. (tansu does not keep client ids, so the
+/// members' `<group>` and `<group>-retry` client ids cannot be checked.)
+async fn describe(bootstrap: &str, group: &str) -> Vec<Vec<(String, Vec<i32>)>> {
+    use rdkafka::consumer::{BaseConsumer, Consumer as _};
+    let client: BaseConsumer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .create()
+        .expect("admin client");
+    let group = group.to_owned();
+    tokio::task::spawn_blocking(move || {
+        let Ok(list) = client.fetch_group_list(Some(&group), Duration::from_secs(5)) else {
+            return Vec::new();
+        };
+        list.groups()
+            .iter()
+            .flat_map(|g| g.members())
+            .map(|m| m.assignment().map(parse_assignment).unwrap_or_default())
+            .collect()
+    })
+    .await
+    .expect("describe task")
+}
+
+/// Decodes a consumer-protocol member assignment: version (i16), then an
+/// array of (topic string, array of i32 partitions).
+fn parse_assignment(bytes: &[u8]) -> Vec<(String, Vec<i32>)> {
+    fn take<'a>(bytes: &mut &'a [u8], n: usize) -> Option<&'a [u8]> {
+        let (head, tail) = bytes.split_at_checked(n)?;
+        *bytes = tail;
+        Some(head)
+    }
+    fn int(bytes: &mut &[u8], n: usize) -> Option<i64> {
+        let raw = take(bytes, n)?;
+        Some(raw.iter().fold(0_i64, |acc, b| (acc << 8) | i64::from(*b)))
+    }
+    let mut rest = bytes;
+    let mut parse = || -> Option<Vec<(String, Vec<i32>)>> {
+        int(&mut rest, 2)?;
+        let topics = int(&mut rest, 4)?;
+        let mut out = Vec::new();
+        for _ in 0..topics {
+            let len = int(&mut rest, 2)? as usize;
+            let name = String::from_utf8(take(&mut rest, len)?.to_vec()).ok()?;
+            let count = int(&mut rest, 4)?;
+            let mut partitions = (0..count)
+                .map(|_| int(&mut rest, 4).map(|p| p as i32))
+                .collect::<Option<Vec<i32>>>()?;
+            partitions.sort_unstable();
+            out.push((name, partitions));
+        }
+        Some(out)
+    };
+    parse().unwrap_or_default()
+}
