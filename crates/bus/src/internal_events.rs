@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use prometheus_client::metrics::{counter::Counter, histogram::Histogram};
 use tributary_telemetry::{
     InternalEvent, Metrics,
     labels::{
@@ -13,17 +14,32 @@ use tributary_telemetry::{
 
 /// A handler finished an event (success, or routed to retry/DLQ).
 pub(crate) struct EventHandled<'a> {
-    pub labels: &'a TopicGroupLabels,
+    pub series: &'a HandledSeries,
     pub duration: Duration,
 }
 
+/// The consumed counter and handler-duration histogram of one (topic,
+/// group), looked up once per partition worker: finding a series in its
+/// family hashes the labels under a lock, a cost paid on every event
+/// otherwise.
+pub(crate) struct HandledSeries {
+    consumed: Counter,
+    duration: Histogram,
+}
+
+impl HandledSeries {
+    pub(crate) fn new(metrics: &Metrics, labels: &TopicGroupLabels) -> Self {
+        HandledSeries {
+            consumed: metrics.events_consumed().get_or_create(labels).clone(),
+            duration: metrics.handler_duration().get_or_create(labels).clone(),
+        }
+    }
+}
+
 impl InternalEvent for EventHandled<'_> {
-    fn emit(self, metrics: &Metrics) {
-        metrics.events_consumed().get_or_create(self.labels).inc();
-        metrics
-            .handler_duration()
-            .get_or_create(self.labels)
-            .observe(self.duration.as_secs_f64());
+    fn emit(self, _metrics: &Metrics) {
+        self.series.consumed.inc();
+        self.series.duration.observe(self.duration.as_secs_f64());
     }
 }
 

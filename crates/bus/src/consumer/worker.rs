@@ -35,6 +35,7 @@ use crate::{
     headers::{MessageHeaders, names, now_ms, parse_retry_state},
     internal_events::{
         EventDeadLettered, EventFailed, EventHandled, EventRetried, EventRetriedInPlace,
+        HandledSeries,
     },
 };
 
@@ -76,15 +77,31 @@ pub(crate) struct PartitionWorker {
     pub stop: CancellationToken,
 }
 
+/// What a worker works out once about its partition rather than per event.
+struct PartitionRole {
+    /// The source topic this partition's events belong to.
+    source: String,
+    /// Whether the partition is of the group's retry topic.
+    is_retry: bool,
+    labels: TopicGroupLabels,
+    handled: HandledSeries,
+    /// `process <source>`, the name of every event's span.
+    span_name: String,
+}
+
 impl PartitionWorker {
     pub(crate) async fn run(self) {
-        let (source, is_retry) = {
-            let (source, is_retry) = self.shared.router.topics.resolve(&self.topic);
-            (source.to_owned(), is_retry)
-        };
+        let (source, is_retry) = self.shared.router.topics.resolve(&self.topic);
         let labels = TopicGroupLabels {
-            topic: source.clone(),
+            topic: source.to_owned(),
             group: self.shared.group.clone(),
+        };
+        let role = PartitionRole {
+            source: source.to_owned(),
+            is_retry,
+            handled: HandledSeries::new(&self.shared.metrics, &labels),
+            span_name: format!("process {source}"),
+            labels,
         };
         let mut messages = self.queue.stream();
         tracing::debug!(topic = %self.topic, partition = self.partition, "partition worker started");
@@ -102,7 +119,7 @@ impl PartitionWorker {
                 }
                 Some(Ok(message)) => message,
             };
-            match self.handle(&message, &source, is_retry, &labels).await {
+            match self.handle(&message, &role).await {
                 Step::Done => {
                     // librdkafka stores offset + 1, the next one to read.
                     if let Err(error) =
@@ -120,14 +137,9 @@ impl PartitionWorker {
         tracing::debug!(topic = %self.topic, partition = self.partition, "partition worker stopped");
     }
 
-    async fn handle(
-        &self,
-        message: &BorrowedMessage<'_>,
-        source: &str,
-        is_retry: bool,
-        labels: &TopicGroupLabels,
-    ) -> Step {
+    async fn handle(&self, message: &BorrowedMessage<'_>, role: &PartitionRole) -> Step {
         let shared = &*self.shared;
+        let (source, labels) = (role.source.as_str(), &role.labels);
         let mut incoming = Incoming {
             payload: message.payload(),
             key: message.key(),
@@ -138,7 +150,7 @@ impl PartitionWorker {
             attempt: 1,
             timestamp_ms: message.timestamp().to_millis(),
         };
-        if is_retry {
+        if role.is_retry {
             let state = parse_retry_state(&MessageHeaders::from_kafka(message.headers()));
             incoming.attempt = state.attempt.unwrap_or(2).max(2);
             incoming.source_partition = state.source_partition.unwrap_or(incoming.source_partition);
@@ -161,7 +173,7 @@ impl PartitionWorker {
 
         let span = process_span(
             &self.topic,
-            source,
+            &role.span_name,
             &shared.group,
             message,
             incoming.attempt,
@@ -177,7 +189,7 @@ impl PartitionWorker {
         };
         let Err(failure) = outcome else {
             EventHandled {
-                labels,
+                series: &role.handled,
                 duration: started.elapsed(),
             }
             .emit(&shared.metrics);
@@ -229,7 +241,7 @@ impl PartitionWorker {
             }
         }
         EventHandled {
-            labels,
+            series: &role.handled,
             duration: started.elapsed(),
         }
         .emit(&shared.metrics);
@@ -325,7 +337,7 @@ fn duration_ms(d: Duration) -> i64 {
 /// on the producer's span through the message's `traceparent`.
 fn process_span(
     topic: &str,
-    source: &str,
+    name: &str,
     group: &str,
     message: &BorrowedMessage<'_>,
     attempt: u32,
@@ -336,12 +348,12 @@ fn process_span(
     let span = tracing::info_span!(
         parent: None,
         "process",
-        otel.name = %format_args!("process {source}"),
+        otel.name = name,
         otel.kind = "consumer",
         messaging.system = "kafka",
         messaging.operation.type = "process",
-        messaging.destination.name = %topic,
-        messaging.consumer.group.name = %group,
+        messaging.destination.name = topic,
+        messaging.consumer.group.name = group,
         messaging.destination.partition.id = message.partition(),
         messaging.kafka.offset = message.offset(),
         tributary.attempt = attempt,
