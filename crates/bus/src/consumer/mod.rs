@@ -3,7 +3,8 @@
 //! - **Ordering and parallelism**: each assigned partition gets its own
 //!   librdkafka queue and worker task; messages of one partition are handled
 //!   one at a time in offset order, partitions in parallel. In-flight memory
-//!   is bounded per partition (`consumer.max_in_flight_per_partition`).
+//!   is bounded per partition, by bytes (`consumer.max_in_flight_kib_per_partition`)
+//!   and by messages (`consumer.max_in_flight_per_partition`).
 //! - **At least once**: an offset is stored only after its message was
 //!   handled or durably routed to a failure topic (delivery report received);
 //!   stored offsets are committed periodically, and synchronously after a

@@ -8,7 +8,7 @@
 //!   unframing, the Avro decode into `AnyEvent`, the process span, metrics,
 //!   per-partition workers and storing each offset after its handler.
 //! - **Raw**: a `StreamConsumer` built from the same librdkafka configuration
-//!   (but for `queued.min.messages`, see `RAW_QUEUED_MIN_MESSAGES`) reading
+//!   (but for the per-queue prefetch bounds, see `raw_consumer`) reading
 //!   the main queue and storing each offset (what any at-least-once consumer
 //!   must do), without looking at the payload.
 //! - **Raw + decode**: the same, also unframing and decoding each payload
@@ -42,21 +42,13 @@ use super::{
     fill::{Backlog, fill_backlog},
     handler::{CountingHandler, Progress, Stalls, stop_group},
     produce::{goal_cell, median_cpu},
+    raw_consumer::raw_consumer_config,
     report::{thousands, times},
     stats::{median, rate, ratio},
 };
 
 /// Upper bound on one side of one round, group join included.
 const SIDE_TIMEOUT: Duration = Duration::from_secs(600);
-/// The runtime sets `queued.min.messages` low because it splits one queue
-/// per partition. A raw consumer reads every partition from one shared
-/// queue, to which librdkafka applies the same threshold, and whenever that
-/// queue holds more it postpones every partition's next fetch by
-/// `fetch.queue.backoff.ms` (1 s): measured, the raw side then spends nearly
-/// all its time waiting. So the raw side gets librdkafka's own default back;
-/// everything else is the runtime's configuration.
-const QUEUED_MIN_MESSAGES: &str = "queued.min.messages";
-const RAW_QUEUED_MIN_MESSAGES: &str = "100000";
 /// The throughput goal for our runner relative to raw rdkafka.
 pub const GOAL: f64 = 0.9;
 
@@ -323,10 +315,7 @@ async fn drain_raw(
     events: u64,
 ) -> Result<(Duration, Stalls), BenchError> {
     let group = unique_name("bench-consume-raw");
-    let mut client = config.consumer_client_config(&group);
-    if !config.librdkafka.contains_key(QUEUED_MIN_MESSAGES) {
-        client.set(QUEUED_MIN_MESSAGES, RAW_QUEUED_MIN_MESSAGES);
-    }
+    let client = raw_consumer_config(config, &group);
     let consumer: StreamConsumer = client.create().map_err(BenchError::kafka("raw consumer"))?;
     consumer
         .subscribe(&[topic])

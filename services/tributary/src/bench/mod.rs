@@ -34,6 +34,7 @@ mod fixtures;
 pub mod gateway;
 mod handler;
 pub mod produce;
+mod raw_consumer;
 mod report;
 pub mod rss;
 mod stats;

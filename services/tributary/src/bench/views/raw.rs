@@ -19,14 +19,8 @@ use rdkafka::{
     consumer::{BaseConsumer, Consumer as _},
 };
 
-use crate::bench::{BenchEnv, BenchError, env::unique_name};
+use crate::bench::{BenchEnv, BenchError, env::unique_name, raw_consumer::raw_consumer_config};
 
-/// The runtime's consumer configuration, but for `queued.min.messages`:
-/// a consumer reading every partition from one queue gets librdkafka's
-/// default back, as in `bench consume` (with the runtime's per-partition
-/// value, the shared queue overflows and every fetch is postponed).
-const QUEUED_MIN_MESSAGES: &str = "queued.min.messages";
-const RAW_QUEUED_MIN_MESSAGES: &str = "100000";
 /// One metadata request at most.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 /// A read that receives nothing for this long has failed.
@@ -55,10 +49,7 @@ pub(crate) async fn read(
     expected: u64,
 ) -> Result<RawRead, BenchError> {
     let bus = env.bus_config();
-    let mut config = bus.consumer_client_config(&unique_name("bench-views-raw"));
-    if !bus.librdkafka.contains_key(QUEUED_MIN_MESSAGES) {
-        config.set(QUEUED_MIN_MESSAGES, RAW_QUEUED_MIN_MESSAGES);
-    }
+    let config = raw_consumer_config(&bus, &unique_name("bench-views-raw"));
     let topics: Vec<&'static str> = topics.to_vec();
     tokio::task::spawn_blocking(move || read_blocking(&config, &topics, expected))
         .await
