@@ -160,14 +160,19 @@ impl EventSource for ConsumerGroup {
     }
 }
 
-/// Ready once this member owns at least one partition.
+/// Ready once both members of the runner have joined (a later join would
+/// rebalance every partition again) and some partitions are owned.
 fn kafka_status(status: &GroupStatus) -> SourceStatus {
-    let (ready, detail) = match (status.running, status.assigned.len()) {
-        (false, _) => (false, "not running".to_owned()),
-        (true, 0) => (false, "waiting for partitions".to_owned()),
-        (true, n) => (true, format!("{n} partitions assigned")),
+    let detail = match (status.running, status.assigned.len()) {
+        (false, _) => "not running".to_owned(),
+        (true, _) if status.members_joining > 0 => "joining the group".to_owned(),
+        (true, 0) => "waiting for partitions".to_owned(),
+        (true, n) => format!("{n} partitions assigned"),
     };
-    SourceStatus { ready, detail }
+    SourceStatus {
+        ready: status.settled(),
+        detail,
+    }
 }
 
 #[cfg(test)]
@@ -175,11 +180,23 @@ mod tests {
     use super::*;
 
     #[test]
-    fn kafka_is_ready_with_partitions_only() {
+    fn kafka_is_ready_once_every_member_joined_with_partitions() {
         let mut status = GroupStatus::default();
         assert!(!kafka_status(&status).ready);
         status.running = true;
+        status.members_joining = 1;
+        status.assigned.insert(("orders".into(), 0));
+        assert_eq!(
+            kafka_status(&status),
+            SourceStatus {
+                ready: false,
+                detail: "joining the group".into()
+            }
+        );
+        status.members_joining = 0;
+        status.assigned.clear();
         assert_eq!(kafka_status(&status).detail, "waiting for partitions");
+        assert!(!kafka_status(&status).ready);
         status.assigned.insert(("orders".into(), 0));
         assert_eq!(
             kafka_status(&status),

@@ -8,7 +8,10 @@
 
 use std::{
     collections::{BTreeSet, HashMap},
-    sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError, Weak, atomic::Ordering},
+    sync::{
+        Arc, Mutex, MutexGuard, OnceLock, PoisonError, Weak,
+        atomic::{AtomicBool, Ordering},
+    },
     time::{Duration, Instant},
 };
 
@@ -53,6 +56,8 @@ pub(crate) struct GroupContext {
     shared: Arc<WorkerShared>,
     consumer: OnceLock<Weak<StreamConsumer<GroupContext>>>,
     workers: Mutex<HashMap<TopicPartition, WorkerHandle>>,
+    /// Set by this member's first assignment (even an empty one).
+    joined: AtomicBool,
     drain_timeout: Duration,
     status: watch::Sender<GroupStatus>,
     span: Span,
@@ -72,6 +77,7 @@ impl GroupContext {
             shared,
             consumer: OnceLock::new(),
             workers: Mutex::new(HashMap::new()),
+            joined: AtomicBool::new(false),
             drain_timeout,
             status,
             span,
@@ -124,6 +130,10 @@ impl GroupContext {
             }
         }
         self.publish_assignment("assign", &started);
+        if !self.joined.swap(true, Ordering::Relaxed) {
+            self.status
+                .send_modify(|s| s.members_joining = s.members_joining.saturating_sub(1));
+        }
     }
 
     /// Stops the workers of `partitions` and waits for them (bounded by the

@@ -42,6 +42,18 @@ pub struct GroupStatus {
     /// Partitions this runner currently owns: source partitions through its
     /// sources member, retry-topic partitions through its retry member.
     pub assigned: BTreeSet<(String, i32)>,
+    /// Members of this runner still waiting for their first assignment.
+    /// Until it is 0 the group has another rebalance ahead (each member's
+    /// join reassigns every partition), so the runner is not settled.
+    pub members_joining: usize,
+}
+
+impl GroupStatus {
+    /// Running, every member has joined the group, and some partitions are
+    /// owned: what readiness probes wait for.
+    pub fn settled(&self) -> bool {
+        self.running && self.members_joining == 0 && !self.assigned.is_empty()
+    }
 }
 
 /// Totals of one run.
@@ -234,7 +246,10 @@ impl ConsumerGroup {
         for (role, topics) in roles {
             members.push(self.join(role, topics, &shared).map_err(|e| *e)?);
         }
-        self.status.send_modify(|s| s.running = true);
+        self.status.send_modify(|s| {
+            s.running = true;
+            s.members_joining = members.len();
+        });
 
         // A driver polls its member's main queue, which serves rebalance
         // callbacks that block while partitions drain: keep that off the
