@@ -25,6 +25,7 @@
 //! ```
 
 pub mod admin;
+pub mod assignment;
 mod client_context;
 mod codec;
 mod config;

@@ -240,41 +240,13 @@ async fn describe(bootstrap: &str, group: &str) -> Vec<Vec<(String, Vec<i32>)>> 
         list.groups()
             .iter()
             .flat_map(|g| g.members())
-            .map(|m| m.assignment().map(parse_assignment).unwrap_or_default())
+            .map(|m| {
+                m.assignment()
+                    .and_then(tributary_bus::assignment::parse_assignment)
+                    .unwrap_or_default()
+            })
             .collect()
     })
     .await
     .expect("describe task")
-}
-
-/// Decodes a consumer-protocol member assignment: version (i16), then an
-/// array of (topic string, array of i32 partitions).
-fn parse_assignment(bytes: &[u8]) -> Vec<(String, Vec<i32>)> {
-    fn take<'a>(bytes: &mut &'a [u8], n: usize) -> Option<&'a [u8]> {
-        let (head, tail) = bytes.split_at_checked(n)?;
-        *bytes = tail;
-        Some(head)
-    }
-    fn int(bytes: &mut &[u8], n: usize) -> Option<i64> {
-        let raw = take(bytes, n)?;
-        Some(raw.iter().fold(0_i64, |acc, b| (acc << 8) | i64::from(*b)))
-    }
-    let mut rest = bytes;
-    let mut parse = || -> Option<Vec<(String, Vec<i32>)>> {
-        int(&mut rest, 2)?;
-        let topics = int(&mut rest, 4)?;
-        let mut out = Vec::new();
-        for _ in 0..topics {
-            let len = int(&mut rest, 2)? as usize;
-            let name = String::from_utf8(take(&mut rest, len)?.to_vec()).ok()?;
-            let count = int(&mut rest, 4)?;
-            let mut partitions = (0..count)
-                .map(|_| int(&mut rest, 4).map(|p| p as i32))
-                .collect::<Option<Vec<i32>>>()?;
-            partitions.sort_unstable();
-            out.push((name, partitions));
-        }
-        Some(out)
-    };
-    parse().unwrap_or_default()
 }

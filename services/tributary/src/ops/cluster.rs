@@ -12,7 +12,7 @@ use rdkafka::{
     consumer::{BaseConsumer, CommitMode, Consumer as _},
 };
 
-use super::{OpsError, assignment::parse_assignment};
+use super::{OpsError, parse_assignment};
 
 /// The `group.id` of readers that assign partitions without joining a group.
 pub const READER_GROUP: &str = "tributary.ops.reader";

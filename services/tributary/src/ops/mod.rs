@@ -8,7 +8,6 @@
 //! bad target, an unknown group or topic, an active group or a malformed
 //! DLQ record is an [`OpsError`] and nothing has moved.
 
-mod assignment;
 mod cluster;
 pub mod dlq;
 mod error;
@@ -21,6 +20,6 @@ pub mod sagas;
 pub mod seek;
 pub mod time;
 
-pub use assignment::parse_assignment;
 pub use cluster::{Cluster, GroupInfo, MemberInfo, REQUEST_TIMEOUT, TopicInfo};
 pub use error::OpsError;
+pub use tributary_bus::assignment::parse_assignment;

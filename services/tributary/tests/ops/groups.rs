@@ -271,6 +271,23 @@ async fn bad_targets_unknown_names_and_active_groups_are_refused() {
         }
     })
     .await;
+    // `groups describe` says which member reads which partitions (tansu
+    // fix 7: the broker used to describe members with empty assignments).
+    let owns_both = |m: &tributary::ops::MemberInfo| {
+        m.assignment
+            .iter()
+            .any(|(t, partitions)| *t == topic && *partitions == [0, 1])
+    };
+    wait_until(
+        Duration::from_secs(30),
+        "describe to show the member's assignment",
+        || async {
+            describe_group(&app.cluster, &group, &[])
+                .await
+                .is_ok_and(|d| d.members.iter().any(owns_both))
+        },
+    )
+    .await;
     let refused = execute_reset(&app.cluster, &plan)
         .await
         .expect_err("refused");
