@@ -50,6 +50,23 @@ struct WorkerHandle {
     task: JoinHandle<()>,
 }
 
+/// What a rebalance did to this member's partitions.
+#[derive(Debug, Clone, Copy)]
+enum Change {
+    Assign,
+    Revoke,
+}
+
+impl Change {
+    /// The `kind` label of the rebalance metric and log line.
+    fn label(self) -> &'static str {
+        match self {
+            Change::Assign => "assign",
+            Change::Revoke => "revoke",
+        }
+    }
+}
+
 pub(crate) struct GroupContext {
     group: String,
     runtime: Handle,
@@ -129,7 +146,7 @@ impl GroupContext {
                 started.push(key);
             }
         }
-        self.publish_assignment("assign", &started);
+        self.publish_assignment(Change::Assign, &started);
         if !self.joined.swap(true, Ordering::Relaxed) {
             self.status
                 .send_modify(|s| s.members_joining = s.members_joining.saturating_sub(1));
@@ -148,7 +165,7 @@ impl GroupContext {
                 .collect()
         };
         self.drain(handles);
-        self.publish_assignment("revoke", partitions);
+        self.publish_assignment(Change::Revoke, partitions);
     }
 
     /// Stops and drains every worker (shutdown).
@@ -156,7 +173,7 @@ impl GroupContext {
         let (keys, handles): (Vec<TopicPartition>, Vec<WorkerHandle>) =
             self.workers().drain().unzip();
         self.drain(handles);
-        self.publish_assignment("revoke", &keys);
+        self.publish_assignment(Change::Revoke, &keys);
     }
 
     fn drain(&self, handles: Vec<WorkerHandle>) {
@@ -197,21 +214,20 @@ impl GroupContext {
     /// Updates the group's status with what this member gained or lost.
     /// The status is shared with the group's other member (sources and retry
     /// topics are separate members), so each adds and removes only its own.
-    fn publish_assignment(&self, kind: &'static str, changed: &[TopicPartition]) {
+    fn publish_assignment(&self, change: Change, changed: &[TopicPartition]) {
         let mut assigned_now = 0;
         self.status.send_modify(|s| {
             for partition in changed {
-                if kind == "assign" {
-                    s.assigned.insert(partition.clone());
-                } else {
-                    s.assigned.remove(partition);
-                }
+                match change {
+                    Change::Assign => s.assigned.insert(partition.clone()),
+                    Change::Revoke => s.assigned.remove(partition),
+                };
             }
             assigned_now = s.assigned.len();
         });
         Rebalanced {
             group: &self.group,
-            kind,
+            kind: change.label(),
             partitions: changed,
             assigned_now,
         }

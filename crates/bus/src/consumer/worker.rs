@@ -79,10 +79,9 @@ pub(crate) struct PartitionWorker {
 
 /// What a worker works out once about its partition rather than per event.
 struct PartitionRole {
-    /// The source topic this partition's events belong to.
-    source: String,
     /// Whether the partition is of the group's retry topic.
     is_retry: bool,
+    /// `labels.topic` is the source topic this partition's events belong to.
     labels: TopicGroupLabels,
     handled: HandledSeries,
     /// `process <source>`, the name of every event's span.
@@ -97,7 +96,6 @@ impl PartitionWorker {
             group: self.shared.group.clone(),
         };
         let role = PartitionRole {
-            source: source.to_owned(),
             is_retry,
             handled: HandledSeries::new(&self.shared.metrics, &labels),
             span_name: format!("process {source}"),
@@ -139,7 +137,7 @@ impl PartitionWorker {
 
     async fn handle(&self, message: &BorrowedMessage<'_>, role: &PartitionRole) -> Step {
         let shared = &*self.shared;
-        let (source, labels) = (role.source.as_str(), &role.labels);
+        let (source, labels) = (role.labels.topic.as_str(), &role.labels);
         let mut incoming = Incoming {
             payload: message.payload(),
             key: message.key(),
